@@ -1,0 +1,358 @@
+//! The engine shared by [`ErrGroup`](crate::ErrGroup) and [`LocalErrGroup`](crate::LocalErrGroup).
+//!
+//! # Design
+//!
+//! A group is a plain value that owns its tasks. Polling the group polls the tasks, in place, on
+//! the caller's task: nothing is spawned, so tasks may borrow from the caller's stack, and
+//! dropping a task is the only way it is ever stopped. Tasks are boxed (`F` is
+//! `Pin<Box<dyn Future>>`, with or without `Send`), so one group holds futures of many types.
+//!
+//! ```text
+//!  push ──► waiting (VecDeque, FIFO) ──refill──► running (FuturesUnordered<Indexed<F>>)
+//!    ▲                                               │ (index, Ok(v))      │ (index, Err(e))
+//!  inbox (Handle pushes, any thread)                 ▼                     ▼
+//!                                      done (completion order) ──► Vec<T> in push order
+//!                                                                 terminate(): drop all
+//! ```
+//!
+//! Each task gets an `index` when the group receives it (push order; handle pushes in arrival
+//! order). A finished task's value goes to `done` in completion order, so `try_next` can hand
+//! back the oldest, and the final `Vec` is `done` sorted by index. Ready tasks complete in push
+//! order, so the sort is usually skipped (`sorted`).
+//!
+//! # Invariants
+//!
+//! - `waiting` is non-empty only while `running.len() >= limit`: a task waits only when it cannot
+//!   start, and waiting tasks start in FIFO order (`refill` after every completion, in
+//!   `set_limit`, and `push` never overtakes the queue).
+//! - Once `finished` is set (first error, panic, drop, or the group future's `Ready`), the group
+//!   holds no task, its inbox is closed and its token is cancelled; nothing starts again.
+//! - `inbox` and `token` are created on first use (`handle()`, `token()`), so a group that uses
+//!   neither pays for neither.
+
+use alloc::collections::VecDeque;
+use alloc::sync::{Arc, Weak};
+use alloc::vec::Vec;
+use core::cell::OnceCell;
+use core::fmt;
+use core::future::Future;
+use core::marker::PhantomData;
+use core::num::NonZeroUsize;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+
+use futures_util::stream::{FuturesUnordered, StreamExt};
+
+use crate::handle::Inbox;
+use crate::token::CancelToken;
+#[cfg(feature = "std")]
+use crate::Panicked;
+
+/// A task tagged with its position in push order.
+struct Indexed<F> {
+    index: usize,
+    task: F,
+}
+
+impl<F: Future + Unpin> Future for Indexed<F> {
+    type Output = (usize, F::Output);
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let index = self.index;
+        Pin::new(&mut self.task).poll(cx).map(|out| (index, out))
+    }
+}
+
+pub(crate) struct Core<F, T, E> {
+    running: FuturesUnordered<Indexed<F>>,
+    waiting: VecDeque<Indexed<F>>,
+    /// Results collected by the group future, in completion order.
+    done: VecDeque<(usize, T)>,
+    /// `done` is in index order.
+    sorted: bool,
+    next_index: usize,
+    limit: Option<NonZeroUsize>,
+    finished: bool,
+    inbox: OnceCell<Arc<Inbox<F>>>,
+    token: OnceCell<CancelToken>,
+    #[cfg(feature = "std")]
+    on_panic: Option<fn(Panicked) -> E>,
+    _error: PhantomData<fn() -> E>,
+}
+
+impl<F, T, E> Core<F, T, E>
+where
+    F: Future<Output = Result<T, E>> + Unpin,
+{
+    pub(crate) fn new(limit: Option<NonZeroUsize>) -> Self {
+        Core {
+            running: FuturesUnordered::new(),
+            waiting: VecDeque::new(),
+            done: VecDeque::new(),
+            sorted: true,
+            next_index: 0,
+            limit,
+            finished: false,
+            inbox: OnceCell::new(),
+            token: OnceCell::new(),
+            #[cfg(feature = "std")]
+            on_panic: None,
+            _error: PhantomData,
+        }
+    }
+
+    pub(crate) fn limit(&self) -> Option<NonZeroUsize> {
+        self.limit
+    }
+
+    pub(crate) fn set_limit(&mut self, limit: Option<NonZeroUsize>) {
+        self.limit = limit;
+        self.refill();
+    }
+
+    #[cfg(feature = "std")]
+    pub(crate) fn set_on_panic(&mut self, on_panic: fn(Panicked) -> E) {
+        self.on_panic = Some(on_panic);
+    }
+
+    pub(crate) fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        let inbox = self.inbox.get().map_or(0, |inbox| inbox.len());
+        self.running.len() + self.waiting.len() + inbox
+    }
+
+    fn under_limit(&self) -> bool {
+        self.limit.map_or(true, |limit| self.running.len() < limit.get())
+    }
+
+    /// Whether a task pushed now would be polled on the next poll (Go's `TryGo` condition).
+    pub(crate) fn can_start(&self) -> bool {
+        !self.finished && self.waiting.is_empty() && self.under_limit()
+    }
+
+    /// Adds a task; panics if the group has finished.
+    pub(crate) fn push(&mut self, task: F, caller: &str) {
+        assert!(
+            !self.finished,
+            "{caller} called on a group that has already finished \
+             (its future returned, it failed, or a task panicked)"
+        );
+        self.enqueue(task);
+    }
+
+    fn enqueue(&mut self, task: F) {
+        let index = self.next_index;
+        self.next_index = index.wrapping_add(1);
+        let task = Indexed { index, task };
+        if self.waiting.is_empty() && self.under_limit() {
+            self.running.push(task);
+        } else {
+            self.waiting.push_back(task);
+        }
+    }
+
+    /// Starts waiting tasks while there is room.
+    fn refill(&mut self) {
+        while !self.waiting.is_empty() && self.under_limit() {
+            if let Some(task) = self.waiting.pop_front() {
+                self.running.push(task);
+            }
+        }
+    }
+
+    pub(crate) fn token(&self) -> CancelToken {
+        self.token
+            .get_or_init(|| CancelToken::new(self.finished))
+            .clone()
+    }
+
+    pub(crate) fn inbox(&self) -> Weak<Inbox<F>> {
+        match self.inbox.get() {
+            Some(inbox) => Arc::downgrade(inbox),
+            // A finished group never receives again: a dangling `Weak` refuses every push.
+            None if self.finished => Weak::new(),
+            None => Arc::downgrade(self.inbox.get_or_init(|| Arc::new(Inbox::new()))),
+        }
+    }
+
+    /// Moves tasks pushed through handles into the group, at most as many as were queued when
+    /// the call began (a producer pushing faster than we drain cannot keep us here).
+    fn receive(&mut self, cx: &mut Context<'_>) {
+        let Some(inbox) = self.inbox.get() else {
+            return;
+        };
+        inbox.register(cx.waker());
+        let inbox = Arc::clone(inbox);
+        for _ in 0..inbox.queued() {
+            match inbox.pop() {
+                Some(task) => self.enqueue(task),
+                None => break,
+            }
+        }
+    }
+
+    /// Polls the running tasks once; a panic in a task either ends the group on its way out
+    /// (default) or becomes the group's error (`catch_panics`).
+    fn poll_running(&mut self, cx: &mut Context<'_>) -> Poll<Option<(usize, Result<T, E>)>> {
+        #[cfg(feature = "std")]
+        if let Some(on_panic) = self.on_panic {
+            let poll = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.running.poll_next_unpin(cx)
+            }));
+            return match poll {
+                Ok(poll) => poll,
+                Err(payload) => Poll::Ready(Some((usize::MAX, Err(on_panic(Panicked::new(payload)))))),
+            };
+        }
+        let guard = TerminateOnUnwind(self);
+        let poll = guard.0.running.poll_next_unpin(cx);
+        core::mem::forget(guard);
+        poll
+    }
+
+    /// The next completed task: `Some(Ok((index, value)))`, `Some(Err(e))` after which the group
+    /// has terminated, or `None` when nothing is left (the group stays usable).
+    pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<(usize, T), E>>> {
+        if self.finished {
+            return Poll::Ready(None);
+        }
+        loop {
+            self.receive(cx);
+            match self.poll_running(cx) {
+                Poll::Ready(Some((index, Ok(value)))) => {
+                    self.refill();
+                    return Poll::Ready(Some(Ok((index, value))));
+                }
+                Poll::Ready(Some((_, Err(error)))) => {
+                    self.terminate();
+                    return Poll::Ready(Some(Err(error)));
+                }
+                // `running` is empty, so by the invariant `waiting` is too; only the inbox may
+                // still hold work.
+                Poll::Ready(None) => match self.inbox.get() {
+                    Some(inbox) if inbox.queued() > 0 => continue,
+                    // A push is between its reservation and its enqueue; it wakes us when done.
+                    Some(inbox) if !inbox.is_idle() => return Poll::Pending,
+                    _ => return Poll::Ready(None),
+                },
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+
+    /// A result the group future collected before a `try_next` call, oldest first.
+    pub(crate) fn take_collected(&mut self) -> Option<T> {
+        let (_, value) = self.done.pop_front()?;
+        if self.done.is_empty() {
+            self.sorted = true;
+        }
+        Some(value)
+    }
+
+    /// `try_next`: the next result in completion order.
+    pub(crate) fn poll_try_next(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<T>, E>> {
+        if let Some(value) = self.take_collected() {
+            return Poll::Ready(Ok(Some(value)));
+        }
+        match self.poll_next(cx) {
+            Poll::Ready(Some(Ok((_, value)))) => Poll::Ready(Ok(Some(value))),
+            Poll::Ready(Some(Err(error))) => Poll::Ready(Err(error)),
+            Poll::Ready(None) => Poll::Ready(Ok(None)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// The group future: every remaining result in push order, or the first error.
+    pub(crate) fn poll_all(&mut self, cx: &mut Context<'_>, name: &str) -> Poll<Result<Vec<T>, E>> {
+        assert!(!self.finished, "`{name}` polled after it completed");
+        // Tasks that arrive during this poll (through a handle or from the waiting queue) may
+        // complete too, but not without bound: past the budget we yield to the executor.
+        let mut budget = self.len() + 1;
+        loop {
+            match self.poll_next(cx) {
+                Poll::Ready(Some(Ok((index, value)))) => {
+                    self.collect(index, value);
+                    budget -= 1;
+                    if budget == 0 {
+                        cx.waker().wake_by_ref();
+                        return Poll::Pending;
+                    }
+                }
+                Poll::Ready(Some(Err(error))) => return Poll::Ready(Err(error)),
+                Poll::Ready(None) => {
+                    if let Some(inbox) = self.inbox.get() {
+                        // A push reserved its place after we looked: run it before finishing.
+                        if !inbox.try_close() {
+                            continue;
+                        }
+                    }
+                    let mut done = core::mem::take(&mut self.done);
+                    if !self.sorted {
+                        done.make_contiguous().sort_unstable_by_key(|&(index, _)| index);
+                    }
+                    self.sorted = true;
+                    self.terminate();
+                    return Poll::Ready(Ok(done.into_iter().map(|(_, value)| value).collect()));
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+
+    fn collect(&mut self, index: usize, value: T) {
+        if let Some(&(last, _)) = self.done.back() {
+            self.sorted &= last < index;
+        } else if self.done.capacity() == 0 {
+            // One allocation for a one-shot group instead of a doubling series.
+            self.done.reserve(self.len() + 1);
+        }
+        self.done.push_back((index, value));
+    }
+
+    pub(crate) fn fmt_debug(&self, name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct(name)
+            .field("running", &self.running.len())
+            .field("waiting", &self.waiting.len())
+            .field("limit", &self.limit)
+            .field("finished", &self.finished)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F, T, E> Core<F, T, E> {
+    /// Ends the group: refuse further pushes, cancel the token, drop every task.
+    ///
+    /// The token fires before the tasks are dropped, so work outside the group hears of the
+    /// failure as early as possible, and still hears of it if a task's destructor panics.
+    fn terminate(&mut self) {
+        self.finished = true;
+        if let Some(inbox) = self.inbox.get() {
+            inbox.close();
+        }
+        if let Some(token) = self.token.get() {
+            token.cancel();
+        }
+        self.waiting.clear();
+        self.running.clear();
+        self.done.clear();
+    }
+}
+
+impl<F, T, E> Drop for Core<F, T, E> {
+    fn drop(&mut self) {
+        self.terminate();
+    }
+}
+
+/// Terminates the group if a task's `poll` unwinds through it: the siblings are dropped, the
+/// token fires and handles are refused, then the panic carries on to the caller.
+struct TerminateOnUnwind<'c, F, T, E>(&'c mut Core<F, T, E>);
+
+impl<F, T, E> Drop for TerminateOnUnwind<'_, F, T, E> {
+    fn drop(&mut self) {
+        self.0.terminate();
+    }
+}

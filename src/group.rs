@@ -1,0 +1,406 @@
+//! [`ErrGroup`]: the `Send` group.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::fmt;
+use core::future::Future;
+use core::num::NonZeroUsize;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+
+use futures_core::future::FusedFuture;
+use futures_util::future::BoxFuture;
+
+use crate::engine::Core;
+use crate::futures::TryNext;
+#[cfg(feature = "std")]
+use crate::Panicked;
+use crate::{CancelToken, Handle, PushError};
+
+/// A group of fallible tasks run concurrently, in place, that fails fast: Go's `errgroup.Group`
+/// as a future.
+///
+/// Push tasks (any `Future<Output = Result<T, E>> + Send + 'a`, of any type), then `.await` the
+/// group: it resolves to every `T` in push order, or to the **first** error, at once. Before it
+/// returns that error, every other task, running or waiting, has been dropped: dropping is the
+/// cancellation, so it is guaranteed rather than cooperative, and no task starts after it.
+///
+/// The group polls its tasks itself, on the task that awaits it, and never spawns. So it works
+/// on any executor, and tasks may borrow the caller's locals. The flip side: tasks only make
+/// progress while the group is being polled (see the crate docs on stalls).
+///
+/// Use [`LocalErrGroup`](crate::LocalErrGroup) when the tasks are not `Send`.
+///
+/// # Examples
+///
+/// ```
+/// use errgroup::ErrGroup;
+///
+/// async fn fetch(service: &str, id: u32) -> Result<String, String> {
+///     Ok(format!("{service}/{id}"))
+/// }
+///
+/// # futures::executor::block_on(async {
+/// let id = 7;
+/// let mut group = ErrGroup::new();
+/// group.push(fetch("users", id));       // different future types,
+/// group.push(async { Ok("cached".to_string()) }); // one group
+/// group.push(fetch("orders", id));
+/// let parts = group.await?;             // push order, or the first error
+/// assert_eq!(parts, ["users/7", "cached", "orders/7"]);
+/// # Ok::<(), String>(())
+/// # }).unwrap();
+/// ```
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct ErrGroup<'a, T, E> {
+    core: Core<BoxFuture<'a, Result<T, E>>, T, E>,
+}
+
+impl<'a, T, E> ErrGroup<'a, T, E> {
+    /// An empty group with no concurrency limit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let group = errgroup::ErrGroup::<u32, ()>::new();
+    /// assert!(group.is_empty());
+    /// assert_eq!(group.await, Ok(vec![]));
+    /// # });
+    /// ```
+    pub fn new() -> Self {
+        ErrGroup {
+            core: Core::new(None),
+        }
+    }
+
+    /// An empty group that polls at most `limit` tasks at once (Go's `SetLimit`, kratos'
+    /// `GOMAXPROCS`). Further tasks wait, unpolled, and start in push order as slots free up.
+    ///
+    /// # Panics
+    ///
+    /// If `limit` is zero: no task could ever start.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let mut group = errgroup::ErrGroup::<u32, ()>::with_limit(2);
+    /// for i in 0..5 {
+    ///     group.push(async move { Ok(i) });
+    /// }
+    /// assert_eq!(group.await, Ok(vec![0, 1, 2, 3, 4]));
+    /// # });
+    /// ```
+    pub fn with_limit(limit: usize) -> Self {
+        let limit = NonZeroUsize::new(limit)
+            .expect("ErrGroup::with_limit: the limit must be at least 1 (use `new` for no limit)");
+        ErrGroup {
+            core: Core::new(Some(limit)),
+        }
+    }
+
+    /// Changes the concurrency limit, at any time; `None` removes it.
+    ///
+    /// Raising the limit starts waiting tasks at once (they are polled on the next poll).
+    /// Lowering it below the number of running tasks stops none of them: no new task starts
+    /// until fewer than the new limit are running. Unlike Go's `SetLimit`, this never panics.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::num::NonZeroUsize;
+    ///
+    /// let mut group = errgroup::ErrGroup::<(), ()>::new();
+    /// group.set_limit(NonZeroUsize::new(4));
+    /// assert_eq!(group.limit(), NonZeroUsize::new(4));
+    /// group.set_limit(None);
+    /// assert_eq!(group.limit(), None);
+    /// ```
+    pub fn set_limit(&mut self, limit: Option<NonZeroUsize>) {
+        self.core.set_limit(limit);
+    }
+
+    /// The concurrency limit, if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let group = errgroup::ErrGroup::<(), ()>::with_limit(3);
+    /// assert_eq!(group.limit().map(|n| n.get()), Some(3));
+    /// ```
+    pub fn limit(&self) -> Option<NonZeroUsize> {
+        self.core.limit()
+    }
+
+    /// Turns a panicking task into the group's error instead of letting it unwind into the
+    /// caller (kratos' `recover`). The error is `E::from(Panicked)`, with the panic's message and
+    /// payload; the siblings are dropped as for any error.
+    ///
+    /// Without it, a panic unwinds out of the group's `poll` with its original payload, after the
+    /// siblings have been dropped and the token cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use errgroup::{ErrGroup, Panicked};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let mut group = ErrGroup::<(), Panicked>::new().catch_panics();
+    /// group.push(async { Ok(()) });
+    /// group.push(async { panic!("oops") });
+    /// let err = group.await.unwrap_err();
+    /// assert_eq!(err.to_string(), "a task panicked: oops");
+    /// # });
+    /// ```
+    #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    pub fn catch_panics(mut self) -> Self
+    where
+        E: From<Panicked>,
+    {
+        self.core.set_on_panic(E::from);
+        self
+    }
+
+    /// Adds a task (Go's `g.Go`). It starts on the next poll of the group if the group is under
+    /// its limit, and waits its turn otherwise.
+    ///
+    /// Like `FuturesUnordered::push`, this does not wake the group: poll it (await it, or call
+    /// [`try_next`](Self::try_next)) after pushing. To push from inside a task or another
+    /// thread, use a [`Handle`].
+    ///
+    /// # Panics
+    ///
+    /// If the group has already finished: its future returned, or it failed (an error from
+    /// [`try_next`](Self::try_next), or a panic). Use [`try_push`](Self::try_push) to get the
+    /// task back instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let local = String::from("borrowed");
+    /// let mut group = errgroup::ErrGroup::<usize, ()>::new();
+    /// group.push(async { Ok(local.len()) }); // tasks may borrow
+    /// assert_eq!(group.len(), 1);
+    /// assert_eq!(group.await, Ok(vec![8]));
+    /// # });
+    /// ```
+    pub fn push<F>(&mut self, fut: F)
+    where
+        F: Future<Output = Result<T, E>> + Send + 'a,
+    {
+        self.core.push(Box::pin(fut), "ErrGroup::push");
+    }
+
+    /// Adds a task only if it can start now (Go's `TryGo`): the group is under its limit and no
+    /// task is waiting. Otherwise the task is handed back, untouched.
+    ///
+    /// # Errors
+    ///
+    /// [`PushError::is_full`] when the group is at its limit; [`PushError::is_closed`] when the
+    /// group has finished. [`PushError::into_inner`] returns the task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let mut group = errgroup::ErrGroup::<u32, ()>::with_limit(1);
+    /// assert!(group.try_push(async { Ok(1) }).is_ok());
+    /// let again = group.try_push(async { Ok(2) }).unwrap_err();
+    /// assert!(again.is_full());
+    ///
+    /// assert_eq!(group.try_next().await, Ok(Some(1))); // a slot frees up
+    /// assert!(group.try_push(again.into_inner()).is_ok());
+    /// assert_eq!(group.await, Ok(vec![2]));
+    /// # });
+    /// ```
+    pub fn try_push<F>(&mut self, fut: F) -> Result<(), PushError<F>>
+    where
+        F: Future<Output = Result<T, E>> + Send + 'a,
+    {
+        if self.core.is_finished() {
+            Err(PushError::closed(fut))
+        } else if self.core.can_start() {
+            self.core.push(Box::pin(fut), "ErrGroup::try_push");
+            Ok(())
+        } else {
+            Err(PushError::full(fut))
+        }
+    }
+
+    /// The number of tasks not finished yet: running, waiting behind the limit, or pushed
+    /// through a handle and not yet received.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut group = errgroup::ErrGroup::<(), ()>::with_limit(1);
+    /// group.push(async { Ok(()) });
+    /// group.push(async { Ok(()) }); // waits behind the limit, still counted
+    /// assert_eq!(group.len(), 2);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.core.len()
+    }
+
+    /// Whether no task is left (see [`len`](Self::len)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut group = errgroup::ErrGroup::<(), ()>::new();
+    /// assert!(group.is_empty());
+    /// group.push(async { Ok(()) });
+    /// assert!(!group.is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A [`CancelToken`] that fires when the group fails, is dropped, or finishes: Go's `ctx`
+    /// from `WithContext`, for work the group cannot drop. Taken after the group ended, it is
+    /// already cancelled.
+    ///
+    /// The token is created on first use; a group that never asks for one pays nothing for it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let mut group = errgroup::ErrGroup::<(), &str>::new();
+    /// let token = group.token();
+    /// let watcher = token.clone();
+    /// group.push(async move {
+    ///     // A task can hand the token to work it starts elsewhere.
+    ///     assert!(!watcher.is_cancelled());
+    ///     Err("failed")
+    /// });
+    /// assert_eq!(group.await, Err("failed"));
+    /// assert!(token.is_cancelled());
+    /// # });
+    /// ```
+    pub fn token(&self) -> CancelToken {
+        self.core.token()
+    }
+
+    /// A [`Handle`] that pushes tasks into this group from inside its tasks or from other
+    /// threads. Handles do not keep the group alive.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let mut group = errgroup::ErrGroup::<u32, ()>::new();
+    /// let handle = group.handle();
+    /// group.push(async move {
+    ///     handle.push(async { Ok(2) }).unwrap(); // fan out from inside
+    ///     Ok(1)
+    /// });
+    /// assert_eq!(group.await, Ok(vec![1, 2]));
+    /// # });
+    /// ```
+    pub fn handle(&self) -> Handle<'a, T, E> {
+        Handle::new(self.core.inbox())
+    }
+
+    /// The next result, in completion order: `Ok(Some(value))`, `Ok(None)` when no task is
+    /// left, or the first error. It drives the whole group while it waits.
+    ///
+    /// After `Ok(None)` the group stays usable: push more tasks and call `try_next` again (a
+    /// crawler loop). A later `.await` of the group returns only the results `try_next` did not.
+    /// After an error the group has failed like the group future: every other task is dropped,
+    /// the token fires, and `try_next` returns `Ok(None)` from then on.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the returned future before it completes loses no result and drops no
+    /// task. Results are taken out of the group only in the poll that returns them, so the tasks
+    /// it drove simply carry on at the next call (in a `select!` loop, for example).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let mut group = errgroup::ErrGroup::<u32, ()>::with_limit(4);
+    /// group.push(async { Ok(1) });
+    /// let mut seen = vec![];
+    /// while let Some(n) = group.try_next().await? {
+    ///     seen.push(n);
+    ///     if n < 4 {
+    ///         group.push(async move { Ok(n + 1) }); // new work from results
+    ///     }
+    /// }
+    /// assert_eq!(seen, [1, 2, 3, 4]);
+    /// # Ok::<(), ()>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn try_next(&mut self) -> TryNext<'_, Self> {
+        TryNext::new(self)
+    }
+
+    pub(crate) fn poll_try_next(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<T>, E>> {
+        self.core.poll_try_next(cx)
+    }
+}
+
+impl<T, E> Future for ErrGroup<'_, T, E> {
+    type Output = Result<Vec<T>, E>;
+
+    /// Drives every task; resolves to all results in push order (less those `try_next` already
+    /// returned), or to the first error once every other task has been dropped.
+    ///
+    /// # Panics
+    ///
+    /// If polled again after it completed; and, unless the group was built with
+    /// `catch_panics`, when a task panics (with the task's payload).
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.core.poll_all(cx, "ErrGroup")
+    }
+}
+
+impl<T, E> FusedFuture for ErrGroup<'_, T, E> {
+    fn is_terminated(&self) -> bool {
+        self.core.is_finished()
+    }
+}
+
+// No field is ever pinned: tasks are boxed and values are moved freely.
+impl<T, E> Unpin for ErrGroup<'_, T, E> {}
+
+impl<T, E> Default for ErrGroup<'_, T, E> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T, E> fmt::Debug for ErrGroup<'_, T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.core.fmt_debug("ErrGroup", f)
+    }
+}
+
+/// `futs.into_iter().collect::<ErrGroup<_, _>>().await` is `try_join_all` that fails fast and
+/// takes futures of different types (boxed by the caller as `BoxFuture`, or all of one type).
+impl<'a, T, E, F> FromIterator<F> for ErrGroup<'a, T, E>
+where
+    F: Future<Output = Result<T, E>> + Send + 'a,
+{
+    fn from_iter<I: IntoIterator<Item = F>>(iter: I) -> Self {
+        let mut group = Self::new();
+        group.extend(iter);
+        group
+    }
+}
+
+impl<'a, T, E, F> Extend<F> for ErrGroup<'a, T, E>
+where
+    F: Future<Output = Result<T, E>> + Send + 'a,
+{
+    fn extend<I: IntoIterator<Item = F>>(&mut self, iter: I) {
+        for fut in iter {
+            self.push(fut);
+        }
+    }
+}
