@@ -120,6 +120,10 @@ where
     }
 
     pub(crate) fn len(&self) -> usize {
+        if self.finished {
+            // Pushes that raced a failure still hold reservations; their tasks are gone.
+            return 0;
+        }
         let inbox = self.inbox.get().map_or(0, |inbox| inbox.len());
         self.running.len() + self.waiting.len() + inbox
     }
