@@ -1,0 +1,190 @@
+//! Instruments shared by the integration tests: tasks that record when they start, how many run
+//! at once and whether they were dropped before finishing; gates that the test opens; futures
+//! that yield or wake themselves.
+//!
+//! Each test crate uses a part of this module.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::ops::Deref;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+
+/// Counts what happens to the tasks it tracks (see [`track`]).
+#[derive(Debug, Default)]
+pub struct Probe {
+    started: AtomicUsize,
+    active: AtomicUsize,
+    max_active: AtomicUsize,
+    completed: AtomicUsize,
+    dropped: AtomicUsize,
+    start_order: Mutex<Vec<usize>>,
+}
+
+impl Probe {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Probe::default())
+    }
+
+    /// Tasks polled at least once.
+    pub fn started(&self) -> usize {
+        self.started.load(SeqCst)
+    }
+
+    /// Tasks started and neither completed nor dropped yet.
+    pub fn active(&self) -> usize {
+        self.active.load(SeqCst)
+    }
+
+    /// The highest `active` ever seen.
+    pub fn max_active(&self) -> usize {
+        self.max_active.load(SeqCst)
+    }
+
+    /// Tasks whose future returned `Ready`.
+    pub fn completed(&self) -> usize {
+        self.completed.load(SeqCst)
+    }
+
+    /// Tasks dropped before they returned `Ready` (started or not).
+    pub fn dropped(&self) -> usize {
+        self.dropped.load(SeqCst)
+    }
+
+    /// Task ids in the order of their first poll.
+    pub fn start_order(&self) -> Vec<usize> {
+        self.start_order.lock().unwrap().clone()
+    }
+}
+
+/// Wraps `fut` so that `probe` sees its first poll (start), its completion and its drop.
+///
+/// `P` is `Arc<Probe>` for `Send` groups and may be `Rc<Probe>` for local ones.
+pub fn track<P, F>(probe: P, id: usize, fut: F) -> Tracked<P, F>
+where
+    P: Deref<Target = Probe>,
+    F: Future,
+{
+    Tracked {
+        probe,
+        id,
+        fut: Box::pin(fut),
+        started: false,
+        done: false,
+    }
+}
+
+/// The future returned by [`track`].
+pub struct Tracked<P: Deref<Target = Probe>, F> {
+    probe: P,
+    id: usize,
+    fut: Pin<Box<F>>,
+    started: bool,
+    done: bool,
+}
+
+impl<P: Deref<Target = Probe> + Unpin, F: Future> Future for Tracked<P, F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.get_mut();
+        assert!(!this.done, "task {} polled after it completed", this.id);
+        if !this.started {
+            this.started = true;
+            let probe = &*this.probe;
+            probe.started.fetch_add(1, SeqCst);
+            let active = probe.active.fetch_add(1, SeqCst) + 1;
+            probe.max_active.fetch_max(active, SeqCst);
+            probe.start_order.lock().unwrap().push(this.id);
+        }
+        let out = this.fut.as_mut().poll(cx);
+        if out.is_ready() {
+            this.done = true;
+            this.probe.active.fetch_sub(1, SeqCst);
+            this.probe.completed.fetch_add(1, SeqCst);
+        }
+        out
+    }
+}
+
+impl<P: Deref<Target = Probe>, F> Drop for Tracked<P, F> {
+    fn drop(&mut self) {
+        if !self.done {
+            if self.started {
+                self.probe.active.fetch_sub(1, SeqCst);
+            }
+            self.probe.dropped.fetch_add(1, SeqCst);
+        }
+    }
+}
+
+/// A one-way gate: [`wait`](Gate::wait) completes once the test calls [`open`](Gate::open).
+#[derive(Clone, Debug, Default)]
+pub struct Gate {
+    inner: Arc<GateInner>,
+}
+
+#[derive(Debug, Default)]
+struct GateInner {
+    open: AtomicBool,
+    wakers: Mutex<Vec<Waker>>,
+}
+
+impl Gate {
+    pub fn new() -> Self {
+        Gate::default()
+    }
+
+    /// `n` closed gates.
+    pub fn many(n: usize) -> Vec<Gate> {
+        (0..n).map(|_| Gate::new()).collect()
+    }
+
+    pub fn open(&self) {
+        self.inner.open.store(true, SeqCst);
+        for waker in self.inner.wakers.lock().unwrap().drain(..) {
+            waker.wake();
+        }
+    }
+
+    pub fn wait(&self) -> impl Future<Output = ()> + Send + 'static {
+        let inner = Arc::clone(&self.inner);
+        std::future::poll_fn(move |cx| {
+            if inner.open.load(SeqCst) {
+                return Poll::Ready(());
+            }
+            inner.wakers.lock().unwrap().push(cx.waker().clone());
+            if inner.open.load(SeqCst) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+    }
+}
+
+/// Returns `Pending` `times` times, waking itself each time (a cooperative yield), then `Ready`.
+pub fn yield_times(times: usize) -> impl Future<Output = ()> + Send + 'static {
+    let mut left = times;
+    std::future::poll_fn(move |cx| {
+        if left == 0 {
+            Poll::Ready(())
+        } else {
+            left -= 1;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    })
+}
+
+/// A `Context` whose waker does nothing, for polling by hand.
+pub fn noop_cx() -> Context<'static> {
+    Context::from_waker(futures::task::noop_waker_ref())
+}
+
+/// Polls `fut` once by hand, with a waker that does nothing.
+pub fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
+    Pin::new(fut).poll(&mut noop_cx())
+}
