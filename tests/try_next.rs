@@ -1,0 +1,266 @@
+//! `try_next`: results in completion order, `Ok(None)` with the group still usable (a crawler
+//! loop), cancel safety (a `TryNext` dropped mid-flight loses no result and drops no task), a
+//! later `.await` returning only what `try_next` did not, and the group finished after an error.
+
+mod probe;
+
+use std::future::{pending, Future};
+use std::sync::Arc;
+use std::task::Poll;
+
+use errgroup::{ErrGroup, LocalErrGroup};
+use futures::executor::block_on;
+use futures::future::{self, Either, FusedFuture, FutureExt};
+
+use probe::{poll_once, track, yield_times, Gate, Probe};
+
+/// A task that waits for its gate, then returns its id.
+fn gated(
+    probe: &Arc<Probe>,
+    id: usize,
+    gate: &Gate,
+) -> impl Future<Output = Result<usize, String>> + Send + 'static {
+    let wait = gate.wait();
+    track(probe.clone(), id, async move {
+        wait.await;
+        Ok(id)
+    })
+}
+
+#[test]
+fn results_come_in_completion_order() {
+    let probe = Probe::new();
+    let gates = Gate::many(4);
+    let mut group = ErrGroup::new();
+    for (i, gate) in gates.iter().enumerate() {
+        group.push(gated(&probe, i, gate));
+    }
+    for i in [2, 0, 3, 1] {
+        assert!(poll_once(&mut group.try_next()).is_pending());
+        gates[i].open();
+        assert_eq!(poll_once(&mut group.try_next()), Poll::Ready(Ok(Some(i))));
+    }
+    assert_eq!(block_on(group.try_next()), Ok(None));
+}
+
+#[test]
+fn ok_none_leaves_the_group_usable_for_a_crawler_loop() {
+    // Each page links to the next two, down to depth 3: 1 + 2 + 4 + 8 pages per crawl.
+    fn page(depth: u32) -> impl Future<Output = Result<u32, String>> + Send {
+        async move {
+            yield_times(depth as usize % 2).await;
+            Ok(depth)
+        }
+    }
+    let mut group = ErrGroup::with_limit(3);
+    let token = group.token();
+    for round in 0..3 {
+        group.push(page(0));
+        let mut seen = 0;
+        while let Some(depth) = block_on(group.try_next()).unwrap() {
+            seen += 1;
+            if depth < 3 {
+                group.push(page(depth + 1));
+                group.push(page(depth + 1));
+            }
+        }
+        assert_eq!(seen, 15, "round {round}");
+        assert!(group.is_empty());
+        assert!(!token.is_cancelled(), "Ok(None) does not end the group");
+        assert_eq!(block_on(group.try_next()), Ok(None), "and says so again");
+    }
+    assert_eq!(block_on(group), Ok(vec![]));
+    assert!(token.is_cancelled());
+}
+
+#[test]
+fn dropping_a_pending_try_next_loses_no_result_and_no_task() {
+    let probe = Probe::new();
+    let gates = Gate::many(3);
+    let mut group = ErrGroup::new();
+    for (i, gate) in gates.iter().enumerate() {
+        group.push(gated(&probe, i, gate));
+    }
+    let mut next = group.try_next();
+    assert!(poll_once(&mut next).is_pending());
+    gates[1].open();
+    drop(next); // the result of task 1 is ready inside, not yet taken
+    assert_eq!(probe.dropped(), 0);
+    assert_eq!(group.len(), 3);
+
+    assert_eq!(block_on(group.try_next()), Ok(Some(1)));
+    gates[0].open();
+    gates[2].open();
+    assert_eq!(block_on(group), Ok(vec![0, 2]));
+    assert_eq!(probe.completed(), 3);
+    assert_eq!(probe.dropped(), 0);
+}
+
+/// A `TryNext` raced against a future that wins every other round: it is dropped mid-flight
+/// again and again, and still every result arrives exactly once and no task is dropped.
+#[test]
+fn try_next_in_a_select_loop_is_cancel_safe() {
+    let n = if cfg!(miri) { 20 } else { 200 };
+    let probe = Probe::new();
+    let mut group = LocalErrGroup::<usize, ()>::with_limit(8);
+    for i in 0..n {
+        group.push(track(probe.clone(), i, async move {
+            yield_times(i % 5).await;
+            Ok(i)
+        }));
+    }
+    let (mut results, mut interrupted) = (Vec::new(), 0);
+    block_on(async {
+        loop {
+            match future::select(group.try_next(), Box::pin(yield_times(1))).await {
+                Either::Left((Ok(Some(i)), _)) => results.push(i),
+                Either::Left((Ok(None), _)) => break,
+                Either::Left((Err(()), _)) => unreachable!(),
+                Either::Right(((), _unfinished_try_next)) => interrupted += 1,
+            }
+        }
+    });
+    assert!(interrupted > 0, "the race must drop some TryNext futures");
+    results.sort_unstable();
+    assert_eq!(results, (0..n).collect::<Vec<_>>());
+    assert_eq!(probe.completed(), n);
+    assert_eq!(probe.dropped(), 0);
+}
+
+#[test]
+fn try_next_in_select_macro_keeps_every_result() {
+    let n = if cfg!(miri) { 10 } else { 100 };
+    let mut group = ErrGroup::<usize, ()>::new();
+    for i in 0..n {
+        group.push(async move {
+            yield_times(i % 7).await;
+            Ok(i)
+        });
+    }
+    let mut results = Vec::new();
+    block_on(async {
+        let mut ticks = 0;
+        loop {
+            futures::select! {
+                next = group.try_next().fuse() => match next {
+                    Ok(Some(i)) => results.push(i),
+                    Ok(None) => break,
+                    Err(()) => unreachable!(),
+                },
+                () = yield_times(ticks % 2).fuse() => ticks += 1,
+            }
+        }
+    });
+    results.sort_unstable();
+    assert_eq!(results, (0..n).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_later_await_returns_only_the_results_try_next_did_not() {
+    let probe = Probe::new();
+    let gates = Gate::many(5);
+    let mut group = ErrGroup::new();
+    for (i, gate) in gates.iter().enumerate() {
+        group.push(gated(&probe, i, gate));
+    }
+    gates[3].open();
+    assert_eq!(block_on(group.try_next()), Ok(Some(3)));
+    for gate in &gates {
+        gate.open();
+    }
+    assert_eq!(block_on(group), Ok(vec![0, 1, 2, 4]));
+}
+
+/// The group future collects results as it runs; `try_next` hands those back first (oldest
+/// first), and the final `.await` returns the rest, in push order.
+#[test]
+fn try_next_after_polling_the_group_returns_collected_results_first() {
+    let probe = Probe::new();
+    let gates = Gate::many(5);
+    let mut group = ErrGroup::new();
+    for (i, gate) in gates.iter().enumerate() {
+        group.push(gated(&probe, i, gate));
+    }
+    assert!(poll_once(&mut group).is_pending());
+    gates[4].open();
+    assert!(poll_once(&mut group).is_pending());
+    gates[1].open();
+    assert!(poll_once(&mut group).is_pending());
+    gates[2].open();
+    assert!(poll_once(&mut group).is_pending());
+    assert_eq!(group.len(), 2, "tasks 4, 1 and 2 finished");
+
+    assert_eq!(block_on(group.try_next()), Ok(Some(4)));
+    assert_eq!(block_on(group.try_next()), Ok(Some(1)));
+    gates[0].open();
+    gates[3].open();
+    assert_eq!(block_on(group), Ok(vec![0, 2, 3]));
+}
+
+#[test]
+fn after_try_next_returned_an_error_the_group_is_finished() {
+    let probe = Probe::new();
+    let gates = Gate::many(6);
+    let mut group = ErrGroup::with_limit(3);
+    for (i, gate) in gates.iter().enumerate().skip(1) {
+        group.push(gated(&probe, i, gate));
+    }
+    group.push(async { Err("task 6 failed".to_string()) }); // waits behind the limit
+    let (token, handle) = (group.token(), group.handle());
+    gates[1].open();
+    gates[2].open();
+    assert_eq!(block_on(group.try_next()), Ok(Some(1)));
+    assert_eq!(block_on(group.try_next()), Ok(Some(2)));
+    assert_eq!(group.len(), 4, "tasks 3, 4, 5 and the failing one");
+
+    gates[5].open();
+    assert_eq!(block_on(group.try_next()), Ok(Some(5)));
+    assert_eq!(block_on(group.try_next()), Err("task 6 failed".to_string()));
+    assert_eq!(
+        probe.dropped(),
+        2,
+        "tasks 3 and 4, dropped before try_next returned"
+    );
+    assert!(token.is_cancelled());
+    assert!(handle.is_closed());
+    assert!(group.is_empty());
+    assert!(group.is_terminated());
+    assert_eq!(block_on(group.try_next()), Ok(None));
+    assert!(group.try_push(async { Ok(0) }).unwrap_err().is_closed());
+    assert!(handle.push(async { Ok(0) }).unwrap_err().is_closed());
+}
+
+#[test]
+#[should_panic(expected = "ErrGroup::push called on a group that has already finished")]
+fn push_after_try_next_returned_an_error_panics() {
+    let mut group = ErrGroup::<(), ()>::new();
+    group.push(pending());
+    group.push(async { Err(()) });
+    assert_eq!(block_on(group.try_next()), Err(()));
+    group.push(async { Ok(()) });
+}
+
+#[test]
+fn try_next_returns_the_error_at_once_while_siblings_are_pending() {
+    let n = if cfg!(miri) { 100 } else { 1_000 };
+    let probe = Probe::new();
+    let mut group = LocalErrGroup::<(), usize>::new();
+    for i in 0..n - 1 {
+        group.push(track(probe.clone(), i, pending()));
+    }
+    group.push(async move { Err(n - 1) });
+    assert_eq!(block_on(group.try_next()), Err(n - 1));
+    assert_eq!(probe.dropped(), n - 1);
+}
+
+#[test]
+fn try_next_receives_tasks_pushed_through_a_handle() {
+    let mut group = ErrGroup::<u32, ()>::new();
+    let handle = group.handle();
+    assert_eq!(block_on(group.try_next()), Ok(None));
+    handle.push(async { Ok(1) }).unwrap();
+    assert_eq!(group.len(), 1);
+    assert_eq!(block_on(group.try_next()), Ok(Some(1)));
+    assert_eq!(block_on(group.try_next()), Ok(None));
+    assert!(!handle.is_closed(), "Ok(None) does not close the group");
+}
