@@ -1,0 +1,1202 @@
+//! Model-based property test of [`ErrGroup`].
+//!
+//! proptest generates *scripts*: tasks made of steps (yield by waking themselves, wait for a gate
+//! the test opens, push a child task through a [`Handle`]) that end with `Ok`, `Err` or a panic;
+//! an optional limit; `catch_panics` or not; direct and handle pushes before and during the run;
+//! polls of the group future and of `try_next` futures; gate openings in a scripted order; and a
+//! point where the group is dropped. A deterministic single-threaded driver runs the script with a
+//! counting waker, and every task logs what happens to it (started, polled, completed, dropped).
+//!
+//! After every step the log and the results are checked against a reference model:
+//!
+//! - **results**: the group future returns every `Ok` value not already taken by `try_next`, in
+//!   push order (handle pushes take their place when the group receives them, which the model
+//!   brackets between the push and the next poll that receives); `try_next` returns the values the
+//!   group future collected first (completion order), then the task that completes during its
+//!   poll; `Ok(None)` exactly when no task is left; the first error (or panic) is returned by the
+//!   very poll in which it happens;
+//! - **starts**: no task is polled after the first error; under a limit, never more than `limit`
+//!   tasks are running (started, not completed, not dropped) and tasks start in push order;
+//! - **drops**: every task is dropped exactly once; while the group runs a task is dropped exactly
+//!   when it completes; once the group has ended every task has been dropped, and a task dropped
+//!   before completing sees the token already cancelled;
+//! - **state**: the token is cancelled, the handle closed and the group terminated exactly when
+//!   the group failed, panicked, returned, or was dropped (not after `try_next` returned
+//!   `Ok(None)`); `len()` counts the unfinished tasks (zero once ended); a finished group refuses
+//!   pushes (handle: `Err`; `push`: panic) and panics if polled again, while `try_next` keeps
+//!   returning `Ok(None)`;
+//! - **tasks**: no task is polled after it returned `Ready`, and none sees the token cancelled
+//!   while it is being polled;
+//! - **liveness**: after the script, polling the group only when its waker was woken, and opening
+//!   the remaining gates one by one, always reaches the end (no lost wake-up, no endless spin).
+
+use std::cell::Cell;
+use std::collections::{HashSet, VecDeque};
+use std::future::Future;
+use std::panic::{self, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, Once};
+use std::task::{Context, Poll, Waker};
+
+use errgroup::{CancelToken, ErrGroup, Handle, Panicked};
+use futures::future::FusedFuture;
+use futures_test::task::{new_count_waker, AwokenCount};
+use proptest::prelude::*;
+use proptest::test_runner::{Config as ProptestConfig, TestCaseError};
+
+/// Tasks are numbered in creation order; a task's `Ok` value and its error are its number.
+type Id = usize;
+
+/// One step of a task, run in order before the task ends.
+#[derive(Clone, Debug)]
+enum Step {
+    /// Wake itself and return `Pending` once.
+    Yield,
+    /// Return `Pending` until the test opens this step's gate.
+    Gate,
+    /// Push a child task through the group's handle.
+    Spawn(Task),
+}
+
+/// How a task ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum End {
+    Ok,
+    Err,
+    Panic,
+}
+
+#[derive(Clone, Debug)]
+struct Task {
+    steps: Vec<Step>,
+    end: End,
+}
+
+/// What the test does between polls.
+#[derive(Clone, Debug)]
+enum Op {
+    /// Poll the group future; with `only_if_woken`, only when its waker was woken since the last
+    /// poll (otherwise a spurious poll).
+    Poll { only_if_woken: bool },
+    /// Poll a fresh `try_next()` future once, then drop it.
+    TryNext,
+    /// Open the `n % count`-th gate still closed (no-op when none is).
+    Open(usize),
+    /// `group.push(task)`.
+    Push(Task),
+    /// `handle.push(task)` from the test.
+    HandlePush(Task),
+}
+
+#[derive(Clone, Debug)]
+struct Script {
+    limit: Option<usize>,
+    catch_panics: bool,
+    /// Pushed directly before anything else.
+    initial: Vec<Task>,
+    ops: Vec<Op>,
+    /// The group is dropped before `ops[drop_at]` (after the last op when out of range).
+    drop_at: Option<usize>,
+}
+
+/// The error type: a task's `Err`, or its panic caught by `catch_panics`.
+#[derive(Debug, PartialEq, Eq)]
+enum Failure {
+    Task(Id),
+    Panicked(Id),
+}
+
+/// The payload a scripted task panics with.
+#[derive(Debug)]
+struct TaskPanic(Id);
+
+impl From<Panicked> for Failure {
+    fn from(panicked: Panicked) -> Self {
+        match panicked.into_payload().downcast::<TaskPanic>() {
+            Ok(payload) => Failure::Panicked(payload.0),
+            Err(_) => Failure::Panicked(usize::MAX),
+        }
+    }
+}
+
+/// Everything that happens, in order: the driver's actions and the tasks' own reports.
+#[derive(Clone, Debug)]
+enum Event {
+    /// The driver pushed a task directly and the group took it.
+    Pushed(Id),
+    /// A task was pushed through a handle, by the driver or from inside a task.
+    HandlePushed {
+        id: Id,
+        accepted: bool,
+        from_task: bool,
+    },
+    /// A direct push into a finished group panicked, as documented.
+    PushPanicked(Id),
+    /// The driver starts polling the group future or a `try_next` future. `receiving`: the
+    /// group is certain to take in handle pushes at the start of this poll.
+    PollBegin {
+        receiving: bool,
+    },
+    PollEnd,
+    Started(Id),
+    Polled(Id),
+    Completed(Id, End),
+    Dropped {
+        id: Id,
+        token_cancelled: bool,
+    },
+    Violation(String),
+}
+
+struct Gate {
+    open: bool,
+    waker: Option<Waker>,
+}
+
+#[derive(Default)]
+struct World {
+    events: Vec<Event>,
+    gates: Vec<Gate>,
+    next_id: Id,
+}
+
+fn lock(world: &Mutex<World>) -> MutexGuard<'_, World> {
+    world
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+type Group = ErrGroup<'static, Id, Failure>;
+
+enum RunStep {
+    Yield,
+    Gate(usize),
+    Spawn(Task),
+}
+
+/// A scripted task: runs its steps, logs every poll and its drop, and reports (instead of
+/// misbehaving) a poll after completion or a cancelled token seen while running.
+struct ScriptTask {
+    id: Id,
+    steps: Vec<RunStep>,
+    end: End,
+    pc: usize,
+    yielded: bool,
+    started: bool,
+    done: bool,
+    world: Arc<Mutex<World>>,
+    handle: Handle<'static, Id, Failure>,
+    token: CancelToken,
+}
+
+impl ScriptTask {
+    fn new(
+        spec: &Task,
+        world: &Arc<Mutex<World>>,
+        handle: &Handle<'static, Id, Failure>,
+        token: &CancelToken,
+    ) -> Self {
+        let mut w = lock(world);
+        let id = w.next_id;
+        w.next_id += 1;
+        let steps = spec
+            .steps
+            .iter()
+            .map(|step| match step {
+                Step::Yield => RunStep::Yield,
+                Step::Gate => {
+                    w.gates.push(Gate {
+                        open: false,
+                        waker: None,
+                    });
+                    RunStep::Gate(w.gates.len() - 1)
+                }
+                Step::Spawn(child) => RunStep::Spawn(child.clone()),
+            })
+            .collect();
+        ScriptTask {
+            id,
+            steps,
+            end: spec.end,
+            pc: 0,
+            yielded: false,
+            started: false,
+            done: false,
+            world: Arc::clone(world),
+            handle: handle.clone(),
+            token: token.clone(),
+        }
+    }
+
+    fn log(&self, event: Event) {
+        lock(&self.world).events.push(event);
+    }
+}
+
+impl Future for ScriptTask {
+    type Output = Result<Id, Failure>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        if this.done {
+            this.log(Event::Violation(format!(
+                "task {} polled after it returned Ready",
+                this.id
+            )));
+            return Poll::Pending;
+        }
+        if this.token.is_cancelled() {
+            this.log(Event::Violation(format!(
+                "task {} polled while the token is cancelled",
+                this.id
+            )));
+        }
+        if !this.started {
+            this.started = true;
+            this.log(Event::Started(this.id));
+        }
+        this.log(Event::Polled(this.id));
+        while let Some(step) = this.steps.get(this.pc) {
+            match step {
+                RunStep::Yield if !this.yielded => {
+                    this.yielded = true;
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                RunStep::Yield => this.yielded = false,
+                RunStep::Gate(gate) => {
+                    let mut w = lock(&this.world);
+                    let gate = &mut w.gates[*gate];
+                    if !gate.open {
+                        gate.waker = Some(cx.waker().clone());
+                        return Poll::Pending;
+                    }
+                }
+                RunStep::Spawn(spec) => {
+                    let child = ScriptTask::new(spec, &this.world, &this.handle, &this.token);
+                    let id = child.id;
+                    let accepted = this.handle.push(child).is_ok();
+                    this.log(Event::HandlePushed {
+                        id,
+                        accepted,
+                        from_task: true,
+                    });
+                }
+            }
+            this.pc += 1;
+        }
+        this.done = true;
+        this.log(Event::Completed(this.id, this.end));
+        match this.end {
+            End::Ok => Poll::Ready(Ok(this.id)),
+            End::Err => Poll::Ready(Err(Failure::Task(this.id))),
+            End::Panic => panic::panic_any(TaskPanic(this.id)),
+        }
+    }
+}
+
+impl Drop for ScriptTask {
+    fn drop(&mut self) {
+        let token_cancelled = self.token.is_cancelled();
+        self.log(Event::Dropped {
+            id: self.id,
+            token_cancelled,
+        });
+    }
+}
+
+thread_local! {
+    /// Set while the driver calls into the group: panics there are expected or reported by the
+    /// model, so the default hook's message would only be noise.
+    static QUIET: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Silences the panic hook for panics the driver catches and checks itself.
+fn install_quiet_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let default = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            if !QUIET.with(Cell::get) {
+                default(info);
+            }
+        }));
+    });
+}
+
+/// Runs `f`, catching a panic (quietly).
+fn catch<R>(f: impl FnOnce() -> R) -> Result<R, Box<dyn std::any::Any + Send>> {
+    QUIET.with(|q| q.set(true));
+    let result = panic::catch_unwind(AssertUnwindSafe(f));
+    QUIET.with(|q| q.set(false));
+    result
+}
+
+fn payload_text(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(TaskPanic(id)) = payload.downcast_ref::<TaskPanic>() {
+        format!("TaskPanic({id})")
+    } else if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "<non-string payload>".to_owned()
+    }
+}
+
+/// What the model knows about one task, derived from the log.
+#[derive(Clone, Debug, Default)]
+struct TaskState {
+    accepted: bool,
+    refused: bool,
+    via_handle: bool,
+    from_task: bool,
+    /// Log position of the push.
+    push_at: usize,
+    started_at: Option<usize>,
+    end: Option<End>,
+    drops: usize,
+    dropped_unfinished_uncancelled: bool,
+}
+
+/// How the model places a task in push order: the log window in which the group gave it its
+/// place (a single point for a direct push).
+#[derive(Clone, Copy, Debug)]
+struct Place {
+    via_handle: bool,
+    at: usize,
+    lo: usize,
+    hi: usize,
+}
+
+struct Driver {
+    world: Arc<Mutex<World>>,
+    group: Option<Group>,
+    handle: Handle<'static, Id, Failure>,
+    token: CancelToken,
+    waker: Waker,
+    wakes: AwokenCount,
+    /// The wake count when the last poll began.
+    wakes_at_poll: usize,
+    /// The group must be polled whether woken or not (first poll, after a push or a `Ready`).
+    must_poll: bool,
+    limit: Option<usize>,
+    catch_panics: bool,
+    /// The group failed, returned, or was dropped.
+    finished: bool,
+    /// Values the group future collected and `try_next` has not returned, in completion order.
+    collected: VecDeque<Id>,
+    /// Values `try_next` returned.
+    taken: HashSet<Id>,
+    /// Whether the known inbox-drop ordering is reported too (see
+    /// [`TOLERATE_INBOX_DROPPED_BEFORE_CANCEL`]).
+    strict: bool,
+}
+
+impl Driver {
+    fn new(script: &Script) -> Self {
+        let mut group = match script.limit {
+            Some(limit) => Group::with_limit(limit),
+            None => Group::new(),
+        };
+        if script.catch_panics {
+            group = group.catch_panics();
+        }
+        let handle = group.handle();
+        let token = group.token();
+        let (waker, wakes) = new_count_waker();
+        Driver {
+            world: Arc::default(),
+            group: Some(group),
+            handle,
+            token,
+            waker,
+            wakes,
+            wakes_at_poll: 0,
+            must_poll: true,
+            limit: script.limit,
+            catch_panics: script.catch_panics,
+            finished: false,
+            collected: VecDeque::new(),
+            taken: HashSet::new(),
+            strict: true,
+        }
+    }
+
+    fn log(&self, event: Event) {
+        lock(&self.world).events.push(event);
+    }
+
+    fn events(&self) -> Vec<Event> {
+        lock(&self.world).events.clone()
+    }
+
+    fn task(&self, spec: &Task) -> ScriptTask {
+        ScriptTask::new(spec, &self.world, &self.handle, &self.token)
+    }
+
+    fn woken(&self) -> bool {
+        self.must_poll || self.wakes.get() > self.wakes_at_poll
+    }
+
+    fn run(&mut self, op: &Op) -> Result<(), String> {
+        match op {
+            Op::Poll { only_if_woken } => {
+                if self.group.is_some() && (!only_if_woken || self.woken()) {
+                    self.poll_group()?;
+                }
+            }
+            Op::TryNext => {
+                if self.group.is_some() {
+                    self.poll_try_next()?;
+                }
+            }
+            Op::Open(n) => self.open(*n),
+            Op::Push(spec) => self.push(spec)?,
+            Op::HandlePush(spec) => self.handle_push(spec)?,
+        }
+        self.check()
+    }
+
+    fn push(&mut self, spec: &Task) -> Result<(), String> {
+        let Some(group) = self.group.as_mut() else {
+            return Ok(());
+        };
+        let task = ScriptTask::new(spec, &self.world, &self.handle, &self.token);
+        let id = task.id;
+        match catch(|| group.push(task)) {
+            Ok(()) if !self.finished => {
+                self.log(Event::Pushed(id));
+                self.must_poll = true;
+                Ok(())
+            }
+            Ok(()) => Err(format!(
+                "push of task {id} into a finished group did not panic"
+            )),
+            Err(payload) => {
+                let text = payload_text(&*payload);
+                if !self.finished || !text.contains("already finished") {
+                    return Err(format!("push of task {id} panicked: {text}"));
+                }
+                self.log(Event::PushPanicked(id));
+                Ok(())
+            }
+        }
+    }
+
+    fn handle_push(&mut self, spec: &Task) -> Result<(), String> {
+        let task = self.task(spec);
+        let id = task.id;
+        let result = self.handle.push(task);
+        let accepted = result.is_ok();
+        if let Err(refused) = result {
+            if !refused.is_closed() {
+                return Err(format!("handle push of task {id} refused but not closed"));
+            }
+        }
+        self.log(Event::HandlePushed {
+            id,
+            accepted,
+            from_task: false,
+        });
+        if accepted == self.finished {
+            return Err(format!(
+                "handle push of task {id}: accepted = {accepted}, but the group finished = {}",
+                self.finished
+            ));
+        }
+        Ok(())
+    }
+
+    /// Opens the `n % count`-th closed gate and wakes whoever waits on it.
+    fn open(&mut self, n: usize) {
+        let waker = {
+            let mut w = lock(&self.world);
+            let closed: Vec<usize> = (0..w.gates.len()).filter(|&g| !w.gates[g].open).collect();
+            if closed.is_empty() {
+                return;
+            }
+            let gate = &mut w.gates[closed[n % closed.len()]];
+            gate.open = true;
+            gate.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    fn begin_poll(&mut self, receiving: bool) -> usize {
+        let mut w = lock(&self.world);
+        w.events.push(Event::PollBegin { receiving });
+        self.wakes_at_poll = self.wakes.get();
+        self.must_poll = false;
+        w.events.len()
+    }
+
+    /// Completions logged since `start`, in order.
+    fn completions_since(&self, start: usize) -> Vec<(Id, End)> {
+        lock(&self.world).events[start..]
+            .iter()
+            .filter_map(|e| match e {
+                Event::Completed(id, end) => Some((*id, *end)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn events_since(&self, start: usize) -> usize {
+        lock(&self.world).events.len() - start
+    }
+
+    /// Checks that `result` is the failure the completion `(id, end)` must surface as.
+    fn check_failure<T: std::fmt::Debug>(
+        &self,
+        result: Result<Poll<Result<T, Failure>>, Box<dyn std::any::Any + Send>>,
+        failed: Option<(Id, End)>,
+        what: &str,
+    ) -> Result<(), String> {
+        match (result, failed) {
+            (Ok(Poll::Ready(Err(Failure::Task(e)))), Some((id, End::Err))) if e == id => Ok(()),
+            (Ok(Poll::Ready(Err(Failure::Panicked(e)))), Some((id, End::Panic)))
+                if e == id && self.catch_panics =>
+            {
+                Ok(())
+            }
+            (Err(payload), Some((id, End::Panic))) if !self.catch_panics => {
+                match payload.downcast_ref::<TaskPanic>() {
+                    Some(TaskPanic(p)) if *p == id => Ok(()),
+                    _ => Err(format!(
+                        "{what}: task {id} panicked but the poll unwound with {}",
+                        payload_text(&*payload)
+                    )),
+                }
+            }
+            (Err(payload), _) => Err(format!(
+                "{what}: unexpected panic {}",
+                payload_text(&*payload)
+            )),
+            (Ok(poll), failed) => Err(format!(
+                "{what}: returned {poll:?}, but the failing completion was {failed:?}"
+            )),
+        }
+    }
+
+    fn poll_group(&mut self) -> Result<(), String> {
+        let waker = self.waker.clone();
+        let mut cx = Context::from_waker(&waker);
+        let group = self.group.as_mut().expect("group present");
+        if self.finished {
+            let start = lock(&self.world).events.len();
+            let result = catch(|| Pin::new(&mut *group).poll(&mut cx));
+            if self.events_since(start) != 0 {
+                return Err("polling a finished group touched its tasks".into());
+            }
+            return match result {
+                Err(p) if payload_text(&*p).contains("polled after it completed") => Ok(()),
+                Err(p) => Err(format!("finished group poll: panic {}", payload_text(&*p))),
+                Ok(poll) => Err(format!("finished group poll returned {poll:?}, no panic")),
+            };
+        }
+        let start = self.begin_poll(true);
+        let group = self.group.as_mut().expect("group present");
+        let result = catch(|| Pin::new(&mut *group).poll(&mut cx));
+        self.log(Event::PollEnd);
+        let completions = self.completions_since(start);
+        let failed = completions.iter().copied().find(|&(_, end)| end != End::Ok);
+        if let Some(pos) = completions.iter().position(|&(_, end)| end != End::Ok) {
+            if pos + 1 != completions.len() {
+                return Err(format!(
+                    "group poll: completions after a failure: {completions:?}"
+                ));
+            }
+        }
+        match result {
+            Ok(Poll::Pending) if failed.is_none() => {
+                self.collected.extend(completions.iter().map(|&(id, _)| id));
+                Ok(())
+            }
+            Ok(Poll::Ready(Ok(values))) if failed.is_none() => {
+                self.finished = true;
+                self.collected.clear();
+                self.check_output(&values)
+            }
+            result => {
+                self.check_failure(result, failed, "group poll")?;
+                self.finished = true;
+                Ok(())
+            }
+        }
+    }
+
+    fn poll_try_next(&mut self) -> Result<(), String> {
+        let waker = self.waker.clone();
+        let mut cx = Context::from_waker(&waker);
+        if self.finished {
+            let start = lock(&self.world).events.len();
+            let group = self.group.as_mut().expect("group present");
+            let result = catch(|| Pin::new(&mut group.try_next()).poll(&mut cx));
+            if self.events_since(start) != 0 {
+                return Err("try_next on a finished group touched its tasks".into());
+            }
+            return match result {
+                Ok(Poll::Ready(Ok(None))) => Ok(()),
+                Ok(poll) => Err(format!("try_next on a finished group returned {poll:?}")),
+                Err(p) => Err(format!(
+                    "try_next on a finished group: {}",
+                    payload_text(&*p)
+                )),
+            };
+        }
+        let oldest = self.collected.front().copied();
+        let start = self.begin_poll(oldest.is_none());
+        let group = self.group.as_mut().expect("group present");
+        let result = catch(|| Pin::new(&mut group.try_next()).poll(&mut cx));
+        self.log(Event::PollEnd);
+        let completions = self.completions_since(start);
+        if let Some(oldest) = oldest {
+            if !completions.is_empty() {
+                return Err(format!(
+                    "try_next with collected value {oldest} pending completed {completions:?}"
+                ));
+            }
+            return match result {
+                Ok(Poll::Ready(Ok(Some(v)))) if v == oldest => {
+                    self.collected.pop_front();
+                    self.taken.insert(v);
+                    self.must_poll = true;
+                    Ok(())
+                }
+                other => Err(format!(
+                    "try_next returned {:?}, expected the collected value {oldest}",
+                    other.map_err(|p| payload_text(&*p))
+                )),
+            };
+        }
+        let outstanding = self.outstanding();
+        match (result, completions.as_slice()) {
+            (Ok(Poll::Ready(Ok(Some(v)))), [(id, End::Ok)]) if v == *id => {
+                self.taken.insert(v);
+                self.must_poll = true;
+                Ok(())
+            }
+            (Ok(Poll::Ready(Ok(None))), []) if outstanding.is_empty() => {
+                self.must_poll = true;
+                Ok(())
+            }
+            (Ok(Poll::Pending), []) if !outstanding.is_empty() => Ok(()),
+            (result, &[failed]) if failed.1 != End::Ok => {
+                self.check_failure(result, Some(failed), "try_next")?;
+                self.finished = true;
+                Ok(())
+            }
+            (result, completions) => Err(format!(
+                "try_next returned {:?} with completions {completions:?} and unfinished tasks \
+                 {outstanding:?}",
+                result.map_err(|p| payload_text(&*p))
+            )),
+        }
+    }
+
+    fn drop_group(&mut self) -> Result<(), String> {
+        if let Some(group) = self.group.take() {
+            catch(|| drop(group)).map_err(|p| format!("drop panicked: {}", payload_text(&*p)))?;
+            self.finished = true;
+        }
+        self.check()
+    }
+
+    /// After the script: poll only when woken, open the remaining gates one at a time, until
+    /// the group returns.
+    fn drain(&mut self) -> Result<(), String> {
+        for _ in 0..100_000 {
+            if self.finished || self.group.is_none() {
+                return Ok(());
+            }
+            if self.woken() {
+                self.poll_group()?;
+            } else if lock(&self.world).gates.iter().any(|g| !g.open) {
+                self.open(0);
+            } else {
+                return Err(format!(
+                    "stuck: the group returned Pending, was not woken, and no gate is left \
+                     (unfinished tasks {:?})",
+                    self.outstanding()
+                ));
+            }
+            self.check()?;
+        }
+        Err("the group did not finish after 100 000 driver steps".into())
+    }
+
+    fn states(&self) -> Vec<TaskState> {
+        let w = lock(&self.world);
+        states_of(&w.events, w.next_id)
+    }
+
+    /// Accepted tasks that have not completed.
+    fn outstanding(&self) -> Vec<Id> {
+        self.states()
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.accepted && s.end.is_none())
+            .map(|(id, _)| id)
+            .collect()
+    }
+
+    /// Where each task sits in push order (see [`Place`]).
+    fn places(&self) -> Vec<Place> {
+        let w = lock(&self.world);
+        let states = states_of(&w.events, w.next_id);
+        let polls: Vec<(usize, bool)> = w
+            .events
+            .iter()
+            .enumerate()
+            .filter_map(|(at, e)| match e {
+                Event::PollBegin { receiving } => Some((at, *receiving)),
+                _ => None,
+            })
+            .collect();
+        states
+            .iter()
+            .map(|s| {
+                let at = s.push_at;
+                if !s.via_handle {
+                    return Place {
+                        via_handle: false,
+                        at,
+                        lo: at,
+                        hi: at,
+                    };
+                }
+                // A push from the test waits for a poll; one from inside a task may be received
+                // later in the same poll. Either way it is in by the next poll that receives.
+                let next_poll = polls.iter().find(|&&(p, _)| p > at).map(|&(p, _)| p);
+                let next_receiving = polls.iter().find(|&&(p, r)| p > at && r).map(|&(p, _)| p);
+                Place {
+                    via_handle: true,
+                    at,
+                    lo: if s.from_task {
+                        at
+                    } else {
+                        next_poll.unwrap_or(usize::MAX)
+                    },
+                    hi: next_receiving.unwrap_or(usize::MAX),
+                }
+            })
+            .collect()
+    }
+
+    fn check_output(&self, values: &[Id]) -> Result<(), String> {
+        let states = self.states();
+        let mut expected: Vec<Id> = (0..states.len())
+            .filter(|&id| states[id].end == Some(End::Ok) && !self.taken.contains(&id))
+            .collect();
+        if let Some(id) =
+            (0..states.len()).find(|&id| states[id].accepted && states[id].end.is_none())
+        {
+            return Err(format!(
+                "group returned Ok({values:?}) with task {id} unfinished"
+            ));
+        }
+        let mut got = values.to_vec();
+        got.sort_unstable();
+        expected.sort_unstable();
+        if got != expected {
+            return Err(format!(
+                "group returned {values:?}; expected the values {expected:?} in push order"
+            ));
+        }
+        let places = self.places();
+        for (i, &a) in values.iter().enumerate() {
+            for &b in &values[i + 1..] {
+                if precedes(places[b], places[a]) {
+                    return Err(format!(
+                        "group returned {values:?}: task {b} was pushed before task {a}"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The invariants that hold after every step.
+    fn check(&self) -> Result<(), String> {
+        let events = self.events();
+        if let Some(Event::Violation(v)) = events.iter().find(|e| matches!(e, Event::Violation(_)))
+        {
+            return Err(v.clone());
+        }
+        if self.token.is_cancelled() != self.finished {
+            return Err(format!(
+                "token cancelled = {}, but the group finished = {}",
+                self.token.is_cancelled(),
+                self.finished
+            ));
+        }
+        if self.handle.is_closed() != self.finished {
+            return Err(format!(
+                "handle closed = {}, but the group finished = {}",
+                self.handle.is_closed(),
+                self.finished
+            ));
+        }
+        let states = self.states();
+        if let Some(group) = &self.group {
+            if group.is_terminated() != self.finished {
+                return Err(format!(
+                    "is_terminated = {}, but the group finished = {}",
+                    group.is_terminated(),
+                    self.finished
+                ));
+            }
+            let unfinished = if self.finished {
+                0
+            } else {
+                states
+                    .iter()
+                    .filter(|s| s.accepted && s.end.is_none())
+                    .count()
+            };
+            if group.len() != unfinished {
+                return Err(format!(
+                    "len() = {}, expected {unfinished} (finished = {})",
+                    group.len(),
+                    self.finished
+                ));
+            }
+        }
+        for (id, s) in states.iter().enumerate() {
+            if s.drops > 1 {
+                return Err(format!("task {id} dropped {} times", s.drops));
+            }
+            let tolerated = !self.strict && s.via_handle && s.started_at.is_none();
+            if s.dropped_unfinished_uncancelled && !tolerated {
+                return Err(format!(
+                    "task {id} dropped unfinished before the token fired"
+                ));
+            }
+            let must_be_dropped = self.finished || s.refused || s.end.is_some();
+            if must_be_dropped != (s.drops == 1) {
+                return Err(format!(
+                    "task {id}: dropped = {}, but finished = {}, refused = {}, ended = {:?}",
+                    s.drops, self.finished, s.refused, s.end
+                ));
+            }
+            if s.from_task && s.refused {
+                return Err(format!("task {id}: a push from a running task was refused"));
+            }
+        }
+        // No task is polled once one has failed.
+        if let Some(fail) = events
+            .iter()
+            .position(|e| matches!(e, Event::Completed(_, End::Err | End::Panic)))
+        {
+            if let Some(Event::Polled(id)) = events[fail + 1..]
+                .iter()
+                .find(|e| matches!(e, Event::Polled(_)))
+            {
+                return Err(format!("task {id} polled after the group failed"));
+            }
+        }
+        if let Some(limit) = self.limit {
+            self.check_limit(&events, limit, &states)?;
+        }
+        Ok(())
+    }
+
+    /// At most `limit` tasks running at once, started in push order.
+    fn check_limit(
+        &self,
+        events: &[Event],
+        limit: usize,
+        states: &[TaskState],
+    ) -> Result<(), String> {
+        let mut running = HashSet::new();
+        for event in events {
+            match *event {
+                Event::Started(id) => {
+                    running.insert(id);
+                    if running.len() > limit {
+                        return Err(format!(
+                            "{} tasks running at once ({running:?}), limit {limit}",
+                            running.len()
+                        ));
+                    }
+                }
+                Event::Completed(id, _) | Event::Dropped { id, .. } => {
+                    running.remove(&id);
+                }
+                _ => {}
+            }
+        }
+        let places = self.places();
+        for (b, sb) in states.iter().enumerate() {
+            let Some(b_start) = sb.started_at else {
+                continue;
+            };
+            for (a, sa) in states.iter().enumerate() {
+                if sa.accepted && precedes(places[a], places[b]) {
+                    match sa.started_at {
+                        Some(a_start) if a_start < b_start => {}
+                        _ => {
+                            return Err(format!(
+                                "under limit {limit}, task {b} started before task {a}, \
+                                 which was pushed first"
+                            ))
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What the log says about each task.
+fn states_of(events: &[Event], tasks: usize) -> Vec<TaskState> {
+    let mut states = vec![TaskState::default(); tasks];
+    for (at, event) in events.iter().enumerate() {
+        match *event {
+            Event::Pushed(id) => {
+                states[id].accepted = true;
+                states[id].push_at = at;
+            }
+            Event::HandlePushed {
+                id,
+                accepted,
+                from_task,
+            } => {
+                let s = &mut states[id];
+                s.accepted = accepted;
+                s.refused = !accepted;
+                s.via_handle = true;
+                s.from_task = from_task;
+                s.push_at = at;
+            }
+            Event::PushPanicked(id) => states[id].refused = true,
+            Event::Started(id) => states[id].started_at = Some(at),
+            Event::Completed(id, end) => states[id].end = Some(end),
+            Event::Dropped {
+                id,
+                token_cancelled,
+            } => {
+                let s = &mut states[id];
+                s.drops += 1;
+                if s.end.is_none() && !token_cancelled {
+                    s.dropped_unfinished_uncancelled = true;
+                }
+            }
+            _ => {}
+        }
+    }
+    states
+}
+
+/// Whether task `a` certainly comes before task `b` in push order.
+fn precedes(a: Place, b: Place) -> bool {
+    match (a.via_handle, b.via_handle) {
+        // Direct pushes take their place at once; handle pushes arrive in the order they were made.
+        (false, false) | (true, true) => a.at < b.at,
+        (false, true) => a.at < b.lo,
+        (true, false) => a.hi < b.at,
+    }
+}
+
+/// Runs a script against the model; `Err` describes the first discrepancy.
+fn run(script: &Script) -> Result<(), String> {
+    run_with(script, !TOLERATE_INBOX_DROPPED_BEFORE_CANCEL)
+}
+
+/// [`run`], reporting every discrepancy.
+fn run_strict(script: &Script) -> Result<(), String> {
+    run_with(script, true)
+}
+
+fn run_with(script: &Script, strict: bool) -> Result<(), String> {
+    install_quiet_hook();
+    let mut driver = Driver::new(script);
+    driver.strict = strict;
+    for spec in &script.initial {
+        driver.push(spec)?;
+    }
+    driver.check()?;
+    for (i, op) in script.ops.iter().enumerate() {
+        if script.drop_at == Some(i) {
+            driver.drop_group()?;
+        }
+        driver
+            .run(op)
+            .map_err(|e| format!("at op {i} ({op:?}): {e}"))?;
+    }
+    driver.drain().map_err(|e| format!("draining: {e}"))?;
+    driver.drop_group()?;
+    // Stale wakers (kept by the test's gates) are harmless once the group is gone.
+    let wakers: Vec<Waker> = lock(&driver.world)
+        .gates
+        .iter_mut()
+        .filter_map(|g| g.waker.take())
+        .collect();
+    wakers.into_iter().for_each(Waker::wake);
+    let states = driver.states();
+    if let Some(id) = (0..states.len()).find(|&id| states[id].drops != 1) {
+        return Err(format!(
+            "task {id} dropped {} times in the end",
+            states[id].drops
+        ));
+    }
+    Ok(())
+}
+
+fn end() -> impl Strategy<Value = End> {
+    prop_oneof![14 => Just(End::Ok), 3 => Just(End::Err), 2 => Just(End::Panic)]
+}
+
+fn task() -> impl Strategy<Value = Task> {
+    let simple = prop_oneof![Just(Step::Yield), Just(Step::Gate)];
+    let leaf =
+        (prop::collection::vec(simple, 0..4), end()).prop_map(|(steps, end)| Task { steps, end });
+    leaf.prop_recursive(2, 8, 2, |inner| {
+        let step = prop_oneof![
+            3 => Just(Step::Yield),
+            4 => Just(Step::Gate),
+            2 => inner.prop_map(Step::Spawn),
+        ];
+        (prop::collection::vec(step, 0..4), end()).prop_map(|(steps, end)| Task { steps, end })
+    })
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        5 => any::<bool>().prop_map(|only_if_woken| Op::Poll { only_if_woken }),
+        3 => Just(Op::TryNext),
+        5 => (0..16usize).prop_map(Op::Open),
+        2 => task().prop_map(Op::Push),
+        2 => task().prop_map(Op::HandlePush),
+    ]
+}
+
+fn script() -> impl Strategy<Value = Script> {
+    (
+        prop::option::of(1..=4usize),
+        prop::bool::weighted(0.3),
+        prop::collection::vec(task(), 0..6),
+        prop::collection::vec(op(), 0..40),
+        prop::option::weighted(0.3, 0..40usize),
+    )
+        .prop_map(|(limit, catch_panics, initial, ops, drop_at)| Script {
+            limit,
+            catch_panics,
+            initial,
+            ops,
+            drop_at,
+        })
+}
+
+/// A task still in the handle inbox when the group fails is dropped before the token fires
+/// (`regression_inbox_task_dropped_before_token_fires`). While that is so, the property test
+/// accepts it for such tasks only, so that it keeps looking for other bugs; set to `false` once
+/// the regression test passes.
+const TOLERATE_INBOX_DROPPED_BEFORE_CANCEL: bool = true;
+
+/// The number of generated scripts per run.
+const CASES: u32 = if cfg!(miri) { 8 } else { 1000 };
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: CASES,
+        // Failures are turned into named regression tests below instead of a file in the tree.
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn group_matches_model(script in script()) {
+        run(&script).map_err(TestCaseError::fail)?;
+    }
+}
+
+/// A fixed script that exercises every kind of step, as a smoke test of the driver itself.
+#[test]
+fn model_smoke() {
+    use End::*;
+    let leaf = |steps: Vec<Step>, end| Task { steps, end };
+    let script = Script {
+        limit: Some(2),
+        catch_panics: false,
+        initial: vec![
+            leaf(vec![Step::Gate, Step::Yield], Ok),
+            leaf(vec![Step::Spawn(leaf(vec![Step::Yield], Ok))], Ok),
+            leaf(vec![Step::Gate], Ok),
+        ],
+        ops: vec![
+            Op::Poll {
+                only_if_woken: true,
+            },
+            Op::HandlePush(leaf(vec![], Ok)),
+            Op::TryNext,
+            Op::Push(leaf(vec![Step::Gate], Ok)),
+            Op::Open(0),
+            Op::Poll {
+                only_if_woken: false,
+            },
+            Op::TryNext,
+        ],
+        drop_at: None,
+    };
+    run(&script).unwrap();
+}
+
+/// The model notices a failing task, its error, and the drop of the others.
+#[test]
+fn model_smoke_failure() {
+    use End::*;
+    let leaf = |steps: Vec<Step>, end| Task { steps, end };
+    for catch_panics in [false, true] {
+        for end in [Err, Panic] {
+            let script = Script {
+                limit: None,
+                catch_panics,
+                initial: vec![leaf(vec![Step::Gate], Ok), leaf(vec![Step::Yield], end)],
+                ops: vec![
+                    Op::Poll {
+                        only_if_woken: true,
+                    },
+                    Op::Poll {
+                        only_if_woken: true,
+                    },
+                    Op::Poll {
+                        only_if_woken: false,
+                    },
+                    Op::TryNext,
+                    Op::HandlePush(leaf(vec![], Ok)),
+                    Op::Push(leaf(vec![], Ok)),
+                ],
+                drop_at: None,
+            };
+            run(&script).unwrap();
+        }
+    }
+}
+
+/// Bug: when the group fails, a task pushed through a handle and not yet received is dropped
+/// *before* the token fires (`terminate` drains the inbox before cancelling), although the token
+/// is meant to fire before any task is dropped, and to fire even if a destructor panics.
+#[test]
+#[ignore = "bug: a failing group drops inbox tasks before its token fires"]
+fn regression_inbox_task_dropped_before_token_fires() {
+    let script = Script {
+        limit: None,
+        catch_panics: false,
+        initial: vec![Task {
+            steps: vec![Step::Spawn(Task {
+                steps: vec![],
+                end: End::Ok,
+            })],
+            end: End::Err,
+        }],
+        ops: vec![],
+        drop_at: None,
+    };
+    // Checked strictly, without the property test's allowance.
+    assert_eq!(run_strict(&script), Ok(()));
+}
