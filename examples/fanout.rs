@@ -208,9 +208,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             service.latency_ms.load(SeqCst)
         );
     }
-    let [_, inventory, _, recommendations] = &services[..] else {
-        unreachable!()
-    };
+    let (inventory, recommendations) = (&services[1], &services[3]);
 
     println!("\nrequest 1: every service healthy");
     let t0 = Instant::now();
@@ -228,14 +226,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let error = product_page(&services).await.expect_err("inventory fails");
     let total = ms(t0);
     println!("request 2: 502 Bad Gateway in {total} ms: {error}");
-    println!(
-        "  the failing call takes 15 ms, the slow one 2000 ms: the request waited for the first"
-    );
+    println!("  (inventory fails after 15 ms, recommendations would answer after 2000 ms)");
 
-    // Dropping the slow call closed its connection; give its server a moment to notice.
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    if recommendations.abandoned.load(SeqCst) {
-        println!("  server side: recommendations saw its client go away and dropped the request");
+    // Dropping the slow call closed its socket; give its server a moment to notice.
+    for _ in 0..50 {
+        if recommendations.abandoned.load(SeqCst) {
+            println!(
+                "  server side: recommendations saw its client go away and dropped the request"
+            );
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let cancelled = CANCELLED_CALLS.load(SeqCst);
     if cancelled == 0 {
