@@ -1,0 +1,347 @@
+//! One set of scenarios, written once in `scenarios!`, run on every executor the crate promises
+//! to work on: futures' `block_on`, `LocalPool` (with `LocalErrGroup` and `Rc`-sharing tasks) and
+//! `ThreadPool` (the group spawned on the pool), tokio current-thread (tokio timers), tokio
+//! multi-thread (the group itself spawned, tasks woken from other threads) and smol (smol timers).
+//!
+//! Each executor module provides:
+//! - `Group<'a, T, E>`: `ErrGroup`, or `LocalErrGroup` where tasks are not `Send`;
+//! - `Shared<T>`: `Arc`, or `Rc` for the local executor;
+//! - `later(ms)`: a future that completes a little later, woken by what that executor offers (its
+//!   timer, another task, another thread); futures' executors have no timer and ignore `ms`;
+//! - `run(fut)`: runs a scenario to completion and returns its output.
+
+mod probe;
+
+use std::future::{pending, Future};
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::Arc;
+
+use errgroup::{ErrGroup, LocalErrGroup};
+
+use probe::{track, yield_times, Gate, Probe};
+
+/// A future completed by a new thread: the wakeup comes from outside the executor.
+fn woken_by_a_thread() -> impl Future<Output = ()> + Send + 'static {
+    let (tx, rx) = futures::channel::oneshot::channel();
+    std::thread::spawn(move || tx.send(()));
+    async move {
+        rx.await.expect("the waking thread sends");
+    }
+}
+
+/// The scenarios. Item names (`Group`, `Shared`, `later`, `run`) resolve in the invoking module.
+macro_rules! scenarios {
+    () => {
+        use super::*;
+
+        /// Fan out, every task waits for a wakeup from the executor, all results in push order.
+        #[test]
+        fn fan_out_returns_every_result_in_push_order() {
+            let n = if cfg!(miri) { 8 } else { 50 };
+            let values = run(async move {
+                let mut group = Group::<usize, String>::new();
+                for i in 0..n {
+                    group.push(async move {
+                        later(1 + (n - i) as u64 % 4).await;
+                        Ok(i * 2)
+                    });
+                }
+                group.await
+            });
+            assert_eq!(values, Ok((0..n).map(|i| i * 2).collect::<Vec<_>>()));
+        }
+
+        /// The first error returns while the siblings are pending; they are dropped by then.
+        #[test]
+        fn first_error_returns_and_pending_siblings_are_dropped() {
+            let n = if cfg!(miri) { 8 } else { 50 };
+            let (dropped, cancelled, result) = run(async move {
+                let probe = Shared::new(Probe::default());
+                let never = Gate::new();
+                let mut group = Group::<usize, String>::new();
+                for i in 0..n {
+                    let wait = never.wait();
+                    group.push(track(probe.clone(), i, async move {
+                        later(1).await;
+                        if i % 2 == 0 {
+                            wait.await;
+                        } else {
+                            pending::<()>().await;
+                        }
+                        Ok(i)
+                    }));
+                }
+                group.push(async {
+                    later(2).await;
+                    Err("task failed".to_string())
+                });
+                let token = group.token();
+                let result = (&mut group).await;
+                (probe.dropped(), token.is_cancelled(), result)
+            });
+            assert_eq!(result, Err("task failed".to_string()));
+            assert_eq!(dropped, n, "siblings dropped before the group returned");
+            assert!(cancelled);
+        }
+
+        /// A limit of 3 over 30 tasks: never more than 3 running, FIFO starts, all of them run.
+        #[test]
+        fn limit_is_respected() {
+            let n = if cfg!(miri) { 8 } else { 30 };
+            let (probe, values) = run(async move {
+                let probe = Shared::new(Probe::default());
+                let mut group = Group::<usize, String>::with_limit(3);
+                for i in 0..n {
+                    group.push(track(probe.clone(), i, async move {
+                        later(1 + i as u64 % 3).await;
+                        yield_times(1).await;
+                        Ok(i)
+                    }));
+                }
+                let values = group.await;
+                (probe, values)
+            });
+            assert_eq!(values, Ok((0..n).collect::<Vec<_>>()));
+            assert_eq!(probe.max_active(), 3);
+            assert_eq!(probe.completed(), n);
+            assert_eq!(probe.start_order(), (0..n).collect::<Vec<_>>());
+        }
+
+        /// A crawler: each result may push more work; `Ok(None)` ends a round, the group is
+        /// reused for the next one, and finally resolves to nothing left.
+        #[test]
+        fn try_next_loop_crawls_and_reuses_the_group() {
+            let rounds = run(async move {
+                let mut group = Group::<u32, String>::with_limit(4);
+                let mut rounds = Vec::new();
+                for _ in 0..2 {
+                    group.push(async {
+                        later(1).await;
+                        Ok(0)
+                    });
+                    let mut seen = 0;
+                    while let Some(depth) = group.try_next().await? {
+                        seen += 1;
+                        if depth < 3 {
+                            for _ in 0..2 {
+                                group.push(async move {
+                                    later(1 + depth as u64).await;
+                                    Ok(depth + 1)
+                                });
+                            }
+                        }
+                    }
+                    rounds.push(seen);
+                }
+                assert_eq!(group.await?, Vec::<u32>::new());
+                Ok::<_, String>(rounds)
+            });
+            assert_eq!(rounds, Ok(vec![15, 15]));
+        }
+
+        /// A task pushes more tasks through a handle (one of them pushes again); they run in the
+        /// same group and their results follow in arrival order.
+        #[test]
+        fn handle_pushes_from_inside_a_task() {
+            let values = run(async move {
+                let mut group = Group::<u32, String>::new();
+                let handle = group.handle();
+                group.push(async move {
+                    later(1).await;
+                    for k in 1..=3 {
+                        let again = handle.clone();
+                        handle
+                            .push(async move {
+                                later(k).await;
+                                if k == 3 {
+                                    again
+                                        .push(async {
+                                            later(1).await;
+                                            Ok(100)
+                                        })
+                                        .map_err(|e| e.to_string())?;
+                                }
+                                Ok(10 + k as u32)
+                            })
+                            .map_err(|e| e.to_string())?;
+                    }
+                    Ok(0)
+                });
+                group.await
+            });
+            assert_eq!(values, Ok(vec![0, 11, 12, 13, 100]));
+        }
+    };
+}
+
+/// futures' `block_on` on the test thread; wakeups from other threads.
+mod block_on {
+    type Group<'a, T, E> = ErrGroup<'a, T, E>;
+    type Shared<T> = Arc<T>;
+
+    fn run<F: Future>(fut: F) -> F::Output {
+        futures::executor::block_on(fut)
+    }
+
+    fn later(_ms: u64) -> impl Future<Output = ()> + Send + 'static {
+        woken_by_a_thread()
+    }
+
+    scenarios!();
+}
+
+/// futures' `LocalPool` with `LocalErrGroup`: tasks share their probe through `Rc`, and each
+/// wakeup comes from another task spawned on the same pool.
+mod local_pool {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    use futures::executor::{LocalPool, LocalSpawner};
+    use futures::task::LocalSpawnExt;
+
+    type Group<'a, T, E> = LocalErrGroup<'a, T, E>;
+    type Shared<T> = Rc<T>;
+
+    thread_local! {
+        static SPAWNER: RefCell<Option<LocalSpawner>> = const { RefCell::new(None) };
+    }
+
+    fn run<F: Future>(fut: F) -> F::Output {
+        let mut pool = LocalPool::new();
+        SPAWNER.with(|s| *s.borrow_mut() = Some(pool.spawner()));
+        pool.run_until(fut)
+    }
+
+    fn later(ms: u64) -> impl Future<Output = ()> + 'static {
+        let (tx, rx) = futures::channel::oneshot::channel();
+        let spawner = SPAWNER.with(|s| s.borrow().clone()).expect("inside `run`");
+        spawner
+            .spawn_local(async move {
+                yield_times(ms as usize).await;
+                let _ = tx.send(());
+            })
+            .expect("the pool is running");
+        async move {
+            rx.await.expect("the waking task sends");
+        }
+    }
+
+    scenarios!();
+}
+
+/// futures' `ThreadPool`: the scenario, group included, is spawned on the pool and its output
+/// comes back through a oneshot channel.
+mod thread_pool {
+    use futures::executor::ThreadPool;
+
+    type Group<'a, T, E> = ErrGroup<'a, T, E>;
+    type Shared<T> = Arc<T>;
+
+    fn run<F>(fut: F) -> F::Output
+    where
+        F: Future + Send + 'static,
+        F::Output: Send,
+    {
+        let pool = ThreadPool::builder().pool_size(2).create().unwrap();
+        let (tx, rx) = futures::channel::oneshot::channel();
+        pool.spawn_ok(async move {
+            let _ = tx.send(fut.await);
+        });
+        futures::executor::block_on(rx).expect("the scenario panicked on the pool")
+    }
+
+    fn later(_ms: u64) -> impl Future<Output = ()> + Send + 'static {
+        woken_by_a_thread()
+    }
+
+    scenarios!();
+}
+
+/// tokio's current-thread runtime; tasks wait on tokio timers.
+mod tokio_current_thread {
+    use std::time::Duration;
+
+    type Group<'a, T, E> = ErrGroup<'a, T, E>;
+    type Shared<T> = Arc<T>;
+
+    fn run<F: Future>(fut: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap()
+            .block_on(fut)
+    }
+
+    fn later(ms: u64) -> impl Future<Output = ()> + Send + 'static {
+        tokio::time::sleep(Duration::from_millis(ms))
+    }
+
+    scenarios!();
+}
+
+/// tokio's multi-thread runtime: the group itself is `tokio::spawn`-ed, and tasks wait on tokio
+/// oneshots completed by other tokio tasks or by plain threads.
+mod tokio_multi_thread {
+
+    type Group<'a, T, E> = ErrGroup<'a, T, E>;
+    type Shared<T> = Arc<T>;
+
+    fn run<F>(fut: F) -> F::Output
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_time()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            match tokio::spawn(fut).await {
+                Ok(out) => out,
+                Err(err) => std::panic::resume_unwind(err.into_panic()),
+            }
+        })
+    }
+
+    fn later(ms: u64) -> impl Future<Output = ()> + Send + 'static {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if NEXT.fetch_add(1, SeqCst) % 2 == 0 {
+            tokio::spawn(async move {
+                for _ in 0..ms {
+                    tokio::task::yield_now().await;
+                }
+                let _ = tx.send(());
+            });
+        } else {
+            std::thread::spawn(move || tx.send(()));
+        }
+        async move {
+            rx.await.expect("the waking side sends");
+        }
+    }
+
+    scenarios!();
+}
+
+/// smol's `block_on`; tasks wait on smol timers.
+mod smol_timers {
+    use std::time::Duration;
+
+    type Group<'a, T, E> = ErrGroup<'a, T, E>;
+    type Shared<T> = Arc<T>;
+
+    fn run<F: Future>(fut: F) -> F::Output {
+        smol::block_on(fut)
+    }
+
+    fn later(ms: u64) -> impl Future<Output = ()> + Send + 'static {
+        let timer = smol::Timer::after(Duration::from_millis(ms));
+        async move {
+            timer.await;
+        }
+    }
+
+    scenarios!();
+}
