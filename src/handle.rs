@@ -25,13 +25,12 @@ use alloc::boxed::Box;
 use alloc::sync::Weak;
 use core::fmt;
 use core::future::Future;
-use core::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use core::task::Waker;
 
 use concurrent_queue::ConcurrentQueue;
 use futures_util::future::{BoxFuture, LocalBoxFuture};
-use futures_util::task::AtomicWaker;
 
+use crate::sync::{AtomicUsize, AtomicWaker, Ordering::SeqCst};
 use crate::PushError;
 
 const CLOSED: usize = 1;

@@ -70,6 +70,7 @@ pub mod futures;
 mod group;
 mod handle;
 mod local;
+mod sync;
 mod token;
 
 #[cfg(feature = "std")]
