@@ -108,13 +108,13 @@ fn waiting_tasks_are_not_polled_and_start_in_fifo_order_as_slots_free() {
 #[test]
 #[should_panic(expected = "ErrGroup::with_limit: the limit must be at least 1")]
 fn with_limit_zero_panics() {
-    let _ = ErrGroup::<(), ()>::with_limit(0);
+    drop(ErrGroup::<(), ()>::with_limit(0));
 }
 
 #[test]
 #[should_panic(expected = "LocalErrGroup::with_limit: the limit must be at least 1")]
 fn local_with_limit_zero_panics() {
-    let _ = LocalErrGroup::<(), ()>::with_limit(0);
+    drop(LocalErrGroup::<(), ()>::with_limit(0));
 }
 
 #[test]

@@ -46,11 +46,9 @@ fn results_come_in_completion_order() {
 #[test]
 fn ok_none_leaves_the_group_usable_for_a_crawler_loop() {
     // Each page links to the next two, down to depth 3: 1 + 2 + 4 + 8 pages per crawl.
-    fn page(depth: u32) -> impl Future<Output = Result<u32, String>> + Send {
-        async move {
-            yield_times(depth as usize % 2).await;
-            Ok(depth)
-        }
+    async fn page(depth: u32) -> Result<u32, String> {
+        yield_times(depth as usize % 2).await;
+        Ok(depth)
     }
     let mut group = ErrGroup::with_limit(3);
     let token = group.token();
