@@ -21,9 +21,13 @@
 //! # });
 //! ```
 //!
-//! An [`ErrGroup`] is a [`Future`](core::future::Future) that polls its tasks in place, in a
-//! `FuturesUnordered`, on whatever executor awaits it. It never spawns, so tasks may borrow the
-//! caller's locals, and dropping a task is the cancellation: guaranteed, not cooperative.
+//! In Go, one goroutine per downstream call is gathered by an `errgroup.Group`: `Wait` returns
+//! the first error once every goroutine has finished, and the others stop early only if they
+//! check the group's `context`. Here a call is a future, and dropping it stops it: an
+//! [`ErrGroup`] is a [`Future`](core::future::Future) that polls its tasks in place, in a
+//! `FuturesUnordered`, on whatever executor awaits it, and returns the first error as soon as it
+//! happens, every other task already dropped. It never spawns, so tasks may borrow the caller's
+//! locals, and cancellation is guaranteed, not cooperative.
 //!
 //! | Go (`x/sync/errgroup`, kratos) | `errgroup` |
 //! |---|---|
@@ -37,13 +41,190 @@
 //! | kratos' panic `recover` | [`ErrGroup::catch_panics`] ([`Panicked`]) |
 //! | reading a results channel | [`ErrGroup::try_next`] |
 //!
+//! Use [`LocalErrGroup`] when the tasks are not `Send`.
+//!
+//! **When not to use it.** For a fixed set of futures of one type, with no limit,
+//! `futures::future::try_join_all` or futures-concurrency's `try_join` (which also joins tuples
+//! of different output types) do the job. The group runs its tasks concurrently on one task, not
+//! in parallel: CPU-bound work belongs on threads or on a runtime's spawned tasks (tokio's
+//! `JoinSet`), which the group can then wait for and stop with its [token](#work-outside-the-group).
+//!
+//! # Fan-out
+//!
+//! Push one task per call (futures of any types, with one `Ok` and one `Err` type), then await
+//! the group: every value in push order, or the first error. The other tasks, running or not yet
+//! started, are dropped before `await` returns, so a drop guard in a task sees it.
+//!
+//! ```
+//! use std::sync::atomic::{AtomicBool, Ordering};
+//! use errgroup::ErrGroup;
+//!
+//! /// Sets its flag when the task holding it is dropped.
+//! struct OnDrop<'a>(&'a AtomicBool);
+//! impl Drop for OnDrop<'_> {
+//!     fn drop(&mut self) { self.0.store(true, Ordering::SeqCst); }
+//! }
+//!
+//! # futures::executor::block_on(async {
+//! let slow_call_dropped = AtomicBool::new(false);
+//! let mut group = ErrGroup::new();
+//! group.push(async { Ok("user 7") });
+//! group.push(async {
+//!     let _guard = OnDrop(&slow_call_dropped); // tasks may borrow the caller's locals
+//!     std::future::pending().await // a call that never answers
+//! });
+//! group.push(std::future::ready(Err("inventory: 503")));
+//! assert_eq!(group.await, Err("inventory: 503"));
+//! assert!(slow_call_dropped.load(Ordering::SeqCst)); // dropped before `await` returned
+//! # });
+//! ```
+//!
+//! `errgroup![a, b, c]` builds a group from a list, and `collect()` one from an iterator.
+//!
+//! # A concurrency limit
+//!
+//! [`ErrGroup::with_limit`] polls at most `n` tasks at once; the others wait, not started, and
+//! start in push order as slots free up. [`ErrGroup::set_limit`] changes the limit at any time,
+//! and [`ErrGroup::try_push`] (Go's `TryGo`) hands a task back when it cannot start now.
+//!
+//! ```
+//! use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+//! use std::time::Duration;
+//! use errgroup::ErrGroup;
+//!
+//! # futures::executor::block_on(async {
+//! let (running, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
+//! let fetch = |page: u32| {
+//!     let (running, most) = (&running, &most);
+//!     async move {
+//!         most.fetch_max(running.fetch_add(1, SeqCst) + 1, SeqCst);
+//!         smol::Timer::after(Duration::from_millis(1)).await; // stands for a request
+//!         running.fetch_sub(1, SeqCst);
+//!         Ok::<_, String>(page)
+//!     }
+//! };
+//! let mut group = ErrGroup::with_limit(3);
+//! for page in 0..10 {
+//!     group.push(fetch(page));
+//! }
+//! assert!(group.try_push(fetch(10)).unwrap_err().is_full()); // no free slot now
+//! assert_eq!(group.await?, (0..10).collect::<Vec<_>>());
+//! assert_eq!(most.load(SeqCst), 3);
+//! # Ok::<(), String>(())
+//! # }).unwrap();
+//! ```
+//!
+//! # Results as they complete
+//!
+//! [`ErrGroup::try_next`] returns the next value in completion order, `Ok(None)` when no task is
+//! left, or the first error. Between two calls, push new work: the group stays usable after
+//! `Ok(None)` too. A crawler:
+//!
+//! ```
+//! use std::collections::HashSet;
+//! use errgroup::ErrGroup;
+//!
+//! /// Page `n` links to pages `2n` and `2n + 1`; there are 15 pages.
+//! async fn links(n: u32) -> Result<Vec<u32>, String> {
+//!     Ok([2 * n, 2 * n + 1].into_iter().filter(|&p| p < 16).collect())
+//! }
+//!
+//! # futures::executor::block_on(async {
+//! let mut group = ErrGroup::with_limit(4);
+//! let mut seen = HashSet::from([1]);
+//! group.push(links(1));
+//! while let Some(found) = group.try_next().await? {
+//!     for page in found {
+//!         if seen.insert(page) {
+//!             group.push(links(page)); // new work, from a result
+//!         }
+//!     }
+//! }
+//! assert_eq!(seen.len(), 15);
+//! # Ok::<(), String>(())
+//! # }).unwrap();
+//! ```
+//!
+//! `try_next` is cancel safe, so it can sit in a `select!` loop beside other work. A
+//! [`Handle`] pushes from inside the tasks themselves, or from other threads.
+//!
+//! # Work outside the group
+//!
+//! Dropping a task stops everything the task owns. Some work is out of the group's reach: a task
+//! spawned on a runtime (dropping its `JoinHandle` does not stop it), a blocking thread, a child
+//! process. Give that work a [`CancelToken`] from [`ErrGroup::token`] (Go's `ctx`): it fires
+//! when the group fails, is dropped, or finishes.
+//!
+//! ```
+//! use std::time::Duration;
+//! use errgroup::ErrGroup;
+//!
+//! # tokio::runtime::Builder::new_multi_thread().enable_time().build().unwrap().block_on(async {
+//! let mut group = ErrGroup::<(), String>::new();
+//! let token = group.token();
+//!
+//! // A spawned task: `run_until_cancelled` drops its work when the token fires.
+//! let indexer = tokio::spawn(token.run_until_cancelled(async {
+//!     for _batch in 0.. {
+//!         tokio::time::sleep(Duration::from_millis(5)).await;
+//!     }
+//! }));
+//!
+//! // A blocking thread: it checks the token between steps.
+//! let thread_token = token.clone();
+//! let converter = std::thread::spawn(move || {
+//!     while !thread_token.is_cancelled() {
+//!         std::thread::sleep(Duration::from_millis(5)); // one blocking step
+//!     }
+//! });
+//!
+//! group.push(async { Err("validation failed".to_string()) });
+//! assert_eq!(group.await, Err("validation failed".to_string()));
+//! assert_eq!(indexer.await.unwrap(), None); // stopped by the token
+//! converter.join().unwrap(); // returns once the thread has seen the token
+//! # });
+//! ```
+//!
+//! # Panics
+//!
+//! By default a panicking task unwinds out of the group's `poll` into the code awaiting it,
+//! with its original payload, as if the task had been awaited directly; its siblings are
+//! dropped and the token fires on the way. [`ErrGroup::catch_panics`] (kratos' `recover`) turns
+//! the panic into the group's error instead, `E::from(Panicked)`, message kept.
+//!
+//! ```
+//! # #[cfg(feature = "std")]
+//! # fn main() {
+//! use std::panic::{catch_unwind, AssertUnwindSafe};
+//! use errgroup::{ErrGroup, Panicked};
+//!
+//! type Error = Box<dyn std::error::Error + Send + Sync>;
+//!
+//! // Default: the panic reaches the caller.
+//! let mut group = ErrGroup::<(), Error>::new();
+//! group.push(async { panic!("index out of bounds") });
+//! let payload = catch_unwind(AssertUnwindSafe(|| futures::executor::block_on(group)));
+//! assert_eq!(payload.unwrap_err().downcast_ref(), Some(&"index out of bounds"));
+//!
+//! // `catch_panics`: the panic is the group's error, like any other.
+//! let mut group = ErrGroup::<(), Error>::new().catch_panics();
+//! group.push(async { panic!("index out of bounds") });
+//! let error = futures::executor::block_on(group).unwrap_err();
+//! assert_eq!(error.to_string(), "a task panicked: index out of bounds");
+//! assert!(error.is::<Panicked>());
+//! # }
+//! # #[cfg(not(feature = "std"))]
+//! # fn main() {}
+//! ```
+//!
 //! # Stalls: tasks run only while the group is polled
 //!
 //! Because the group polls its tasks itself, they make progress only while the group is being
 //! polled. A loop that takes a result with [`try_next`](ErrGroup::try_next) and then awaits
 //! something slow *before* calling `try_next` again stalls every task meanwhile (the
-//! `FuturesUnordered` trade-off, futures-rs #2387). Keep the loop body short, push the slow
-//! step into the group as a task of its own, or `select!` on both.
+//! `FuturesUnordered` trade-off, futures-rs #2387). To avoid it: keep the loop body short; push
+//! the slow step into the group as a task of its own; `select!` on `try_next` and the other
+//! work; or, for work that must progress in the background, spawn it and give it the token.
 //!
 //! # Features
 //!
