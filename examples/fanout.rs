@@ -225,7 +225,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let t0 = Instant::now();
     let error = product_page(&services).await.expect_err("inventory fails");
     let total = ms(t0);
-    println!("request 2: 502 Bad Gateway in {total} ms: {error}");
+    println!("request 2: 502 Bad Gateway in {total} ms, first error: {error}");
     println!("  (inventory fails after 15 ms, recommendations would answer after 2000 ms)");
 
     // Dropping the slow call closed its socket; give its server a moment to notice.
