@@ -41,7 +41,9 @@ assert_impl_all!(CancelToken: Clone, Send, Sync, fmt::Debug);
 assert_impl_all!(Handle<'static, u32, String>: Clone, Send, Sync, fmt::Debug);
 assert_impl_all!(LocalHandle<'static, u32, String>: Clone, fmt::Debug);
 assert_impl_all!(errgroup::futures::Cancelled: Send, Unpin, fmt::Debug);
-assert_impl_all!(PushError<NoDebug>: fmt::Debug, fmt::Display, std::error::Error);
+assert_impl_all!(PushError<NoDebug>: fmt::Debug, fmt::Display);
+#[cfg(feature = "std")]
+assert_impl_all!(PushError<NoDebug>: std::error::Error);
 
 /// `'static` cannot be named in `assert_impl_all!`; these functions check it instead.
 #[allow(dead_code)]
