@@ -129,7 +129,8 @@ where
     }
 
     fn under_limit(&self) -> bool {
-        self.limit.map_or(true, |limit| self.running.len() < limit.get())
+        self.limit
+            .map_or(true, |limit| self.running.len() < limit.get())
     }
 
     /// Whether a task pushed now would be polled on the next poll (Go's `TryGo` condition).
@@ -208,7 +209,9 @@ where
             }));
             return match poll {
                 Ok(poll) => poll,
-                Err(payload) => Poll::Ready(Some((usize::MAX, Err(on_panic(Panicked::new(payload)))))),
+                Err(payload) => {
+                    Poll::Ready(Some((usize::MAX, Err(on_panic(Panicked::new(payload))))))
+                }
             };
         }
         let guard = TerminateOnUnwind(self);
@@ -219,7 +222,10 @@ where
 
     /// The next completed task: `Some(Ok((index, value)))`, `Some(Err(e))` after which the group
     /// has terminated, or `None` when nothing is left (the group stays usable).
-    pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<(usize, T), E>>> {
+    pub(crate) fn poll_next(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<(usize, T), E>>> {
         if self.finished {
             return Poll::Ready(None);
         }
@@ -295,7 +301,8 @@ where
                     }
                     let mut done = core::mem::take(&mut self.done);
                     if !self.sorted {
-                        done.make_contiguous().sort_unstable_by_key(|&(index, _)| index);
+                        done.make_contiguous()
+                            .sort_unstable_by_key(|&(index, _)| index);
                     }
                     self.sorted = true;
                     self.terminate();

@@ -54,6 +54,8 @@ impl<T, E> Future for TryNext<'_, LocalErrGroup<'_, T, E>> {
 
 impl<G: fmt::Debug> fmt::Debug for TryNext<'_, G> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TryNext").field("group", &self.group).finish()
+        f.debug_struct("TryNext")
+            .field("group", &self.group)
+            .finish()
     }
 }

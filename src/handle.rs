@@ -103,7 +103,9 @@ impl<F> Inbox<F> {
 
     /// Closes the inbox if no push is outstanding; `false` means a task is on its way.
     pub(crate) fn try_close(&self) -> bool {
-        self.state.compare_exchange(0, CLOSED, SeqCst, SeqCst).is_ok()
+        self.state
+            .compare_exchange(0, CLOSED, SeqCst, SeqCst)
+            .is_ok()
     }
 
     /// Closes the inbox and drops whatever it holds.

@@ -87,8 +87,9 @@ impl<'a, T, E> LocalErrGroup<'a, T, E> {
     /// # });
     /// ```
     pub fn with_limit(limit: usize) -> Self {
-        let limit = NonZeroUsize::new(limit)
-            .expect("LocalErrGroup::with_limit: the limit must be at least 1 (use `new` for no limit)");
+        let limit = NonZeroUsize::new(limit).expect(
+            "LocalErrGroup::with_limit: the limit must be at least 1 (use `new` for no limit)",
+        );
         LocalErrGroup {
             core: Core::new(Some(limit)),
         }
