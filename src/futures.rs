@@ -7,10 +7,15 @@ use core::pin::Pin;
 use core::task::{Context, Poll};
 
 pub use crate::token::{Cancelled, RunUntilCancelled};
+use futures_core::future::FusedFuture;
+
 use crate::{ErrGroup, LocalErrGroup};
 
 /// The future returned by [`ErrGroup::try_next`] and [`LocalErrGroup::try_next`]: the next
 /// result in completion order, `Ok(None)` when no task is left, or the first error.
+///
+/// It is a [`FusedFuture`] that counts as terminated once its group has finished, so
+/// `futures::select!` takes `group.try_next()` as it is, and skips it after the group failed.
 ///
 /// # Examples
 ///
@@ -24,6 +29,34 @@ use crate::{ErrGroup, LocalErrGroup};
 /// assert_eq!(next.await, Ok(Some(1)));
 /// assert_eq!(group.try_next().await, Ok(None));
 /// # });
+/// ```
+///
+/// In a `futures::select!` loop beside other work, here a shutdown signal:
+///
+/// ```
+/// use errgroup::ErrGroup;
+/// use futures::{channel::oneshot, select};
+///
+/// # futures::executor::block_on(async {
+/// let (stop, mut stopped) = oneshot::channel::<()>();
+/// let mut stop = Some(stop);
+/// let mut group = ErrGroup::<u32, ()>::new();
+/// group.push(async { Ok(1) });
+/// group.push(futures::future::pending()); // never finishes
+/// let mut results = vec![];
+/// loop {
+///     select! {
+///         next = group.try_next() => {
+///             results.extend(next?);
+///             stop.take().map(|stop| stop.send(())); // enough: shut down
+///         }
+///         _ = stopped => break,
+///     }
+/// }
+/// drop(group); // drops the task that never finished
+/// assert_eq!(results, [1]);
+/// # Ok::<(), ()>(())
+/// # }).unwrap();
 /// ```
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct TryNext<'g, G> {
@@ -49,6 +82,18 @@ impl<T, E> Future for TryNext<'_, LocalErrGroup<'_, T, E>> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         self.get_mut().group.poll_try_next(cx)
+    }
+}
+
+impl<T, E> FusedFuture for TryNext<'_, ErrGroup<'_, T, E>> {
+    fn is_terminated(&self) -> bool {
+        self.group.is_terminated()
+    }
+}
+
+impl<T, E> FusedFuture for TryNext<'_, LocalErrGroup<'_, T, E>> {
+    fn is_terminated(&self) -> bool {
+        self.group.is_terminated()
     }
 }
 
