@@ -275,3 +275,30 @@ fn try_push_on_a_finished_group_is_closed() {
     assert_eq!(block_on(group.try_next()), Err(()));
     assert!(group.try_push(async { Ok(2) }).unwrap_err().is_closed());
 }
+
+/// Tasks handed in through a handle (here from another thread) wait behind the limit like any
+/// other, and start in arrival order.
+#[test]
+fn handle_pushes_respect_the_limit_and_start_in_arrival_order() {
+    let n = if cfg!(miri) { 12 } else { 100 };
+    let probe = Probe::new();
+    let mut group = ErrGroup::<usize, ()>::with_limit(3);
+    let handle = group.handle();
+    let pusher = probe.clone();
+    std::thread::spawn(move || {
+        for i in 0..n {
+            let task = track(pusher.clone(), i, async move {
+                yield_times(1 + i % 3).await;
+                Ok(i)
+            });
+            handle.push(task).expect("the group is alive");
+        }
+    })
+    .join()
+    .unwrap();
+    assert_eq!(group.len(), n);
+    assert_eq!(probe.started(), 0, "nothing runs until the group is polled");
+    assert_eq!(block_on(group), Ok((0..n).collect::<Vec<_>>()));
+    assert_eq!(probe.max_active(), 3);
+    assert_eq!(probe.start_order(), (0..n).collect::<Vec<_>>());
+}
