@@ -17,7 +17,7 @@ use errgroup::{ErrGroup, LocalErrGroup};
 use futures::executor::block_on;
 use futures::future::{self, Either, FutureExt};
 
-use probe::{poll_once, track, yield_times, Gate, Probe};
+use probe::{poll_once, run_by_hand, track, yield_times, Gate, Probe};
 
 // ---------------------------------------------------------------------------------------------
 // Results
@@ -116,7 +116,10 @@ fn an_error_from_the_middle_returns_while_the_others_are_pending_or_done() {
             Ok(i)
         }));
     }
-    assert_eq!(block_on(&mut group), Err(format!("task {middle} failed")));
+    assert_eq!(
+        run_by_hand(&mut group, 10),
+        Err(format!("task {middle} failed"))
+    );
     assert_eq!(
         probe.completed(),
         n / 2 + 1,

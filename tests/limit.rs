@@ -282,7 +282,7 @@ fn try_push_on_a_finished_group_is_closed() {
 fn handle_pushes_respect_the_limit_and_start_in_arrival_order() {
     let n = if cfg!(miri) { 12 } else { 100 };
     let probe = Probe::new();
-    let mut group = ErrGroup::<usize, ()>::with_limit(3);
+    let group = ErrGroup::<usize, ()>::with_limit(3);
     let handle = group.handle();
     let pusher = probe.clone();
     std::thread::spawn(move || {

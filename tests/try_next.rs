@@ -12,7 +12,7 @@ use errgroup::{ErrGroup, LocalErrGroup};
 use futures::executor::block_on;
 use futures::future::{self, Either, FusedFuture, FutureExt};
 
-use probe::{poll_once, track, yield_times, Gate, Probe};
+use probe::{poll_once, run_by_hand, track, yield_times, Gate, Probe};
 
 /// A task that waits for its gate, then returns its id.
 fn gated(
@@ -247,7 +247,7 @@ fn try_next_returns_the_error_at_once_while_siblings_are_pending() {
         group.push(track(probe.clone(), i, pending()));
     }
     group.push(async move { Err(n - 1) });
-    assert_eq!(block_on(group.try_next()), Err(n - 1));
+    assert_eq!(run_by_hand(&mut group.try_next(), 10), Err(n - 1));
     assert_eq!(probe.dropped(), n - 1);
 }
 

@@ -188,3 +188,15 @@ pub fn noop_cx() -> Context<'static> {
 pub fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
     Pin::new(fut).poll(&mut noop_cx())
 }
+
+/// Polls `fut` by hand, with a waker that does nothing, until it is ready; panics after
+/// `max_polls` polls. For tests whose tasks only wake themselves: where a broken group would
+/// wait forever, the test fails instead of hanging.
+pub fn run_by_hand<F: Future + Unpin>(fut: &mut F, max_polls: usize) -> F::Output {
+    for _ in 0..max_polls {
+        if let Poll::Ready(out) = poll_once(fut) {
+            return out;
+        }
+    }
+    panic!("not ready after {max_polls} polls");
+}
