@@ -325,6 +325,7 @@ where
 
     pub(crate) fn fmt_debug(&self, name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct(name)
+            .field("len", &self.len())
             .field("running", &self.running.len())
             .field("waiting", &self.waiting.len())
             .field("limit", &self.limit)

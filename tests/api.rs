@@ -76,7 +76,6 @@ fn default_is_an_empty_group_without_a_limit() {
 /// `Debug` must print `len` (running, waiting and handed in through a handle), the limit and
 /// whether the group finished, without requiring `Debug` of `T` or `E`.
 #[test]
-#[ignore = "bug: Debug prints `running`/`waiting` but not `len`, so tasks still in the handle inbox are invisible"]
 fn debug_shows_the_task_count_the_limit_and_whether_the_group_finished() {
     struct Opaque; // neither T nor E needs Debug
     let mut group = ErrGroup::<Opaque, Opaque>::with_limit(2);
