@@ -33,12 +33,10 @@ impl Drop for PanicOnDrop {
 }
 
 /// A task that never finishes and holds `guard` until it is dropped.
-fn hold<G: Send + 'static>(guard: G) -> impl Future<Output = Result<u32, u32>> + Send {
-    async move {
-        let _guard = guard;
-        pending::<()>().await;
-        Ok(0)
-    }
+async fn hold<G>(guard: G) -> Result<u32, u32> {
+    let _guard = guard;
+    pending::<()>().await;
+    Ok(0)
 }
 
 /// A task that fails after yielding once, so that the others have started.
@@ -320,10 +318,8 @@ fn panic_while_another_task_holds_a_handle() {
 }
 
 /// `hold` for the `Failure` error type.
-fn hold_any(guard: Tracked) -> impl Future<Output = Result<u32, Failure>> + Send {
-    async move {
-        let _guard = guard;
-        pending::<()>().await;
-        Ok(0)
-    }
+async fn hold_any(guard: Tracked) -> Result<u32, Failure> {
+    let _guard = guard;
+    pending::<()>().await;
+    Ok(0)
 }
