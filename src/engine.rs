@@ -17,8 +17,9 @@
 //!
 //! Each task gets an `index` when the group receives it (push order; handle pushes in arrival
 //! order). A finished task's value goes to `done` in completion order, so `try_next` can hand
-//! back the oldest, and the final `Vec` is `done` sorted by index. Ready tasks complete in push
-//! order, so the sort is usually skipped (`sorted`).
+//! back the oldest, and the final `Vec` is `done` sorted by index. Tasks usually complete in push
+//! order; while they do, `done` keeps no indices and its buffer becomes the final `Vec` as it is,
+//! with no copy and no sort (`Collected`).
 //!
 //! # Invariants
 //!
@@ -67,9 +68,7 @@ pub(crate) struct Core<F, T, E> {
     running: FuturesUnordered<Indexed<F>>,
     waiting: VecDeque<Indexed<F>>,
     /// Results collected by the group future, in completion order.
-    done: VecDeque<(usize, T)>,
-    /// `done` is in index order.
-    sorted: bool,
+    done: Collected<T>,
     next_index: usize,
     limit: Option<NonZeroUsize>,
     finished: bool,
@@ -88,8 +87,7 @@ where
         Core {
             running: FuturesUnordered::new(),
             waiting: VecDeque::new(),
-            done: VecDeque::new(),
-            sorted: true,
+            done: Collected::new(),
             next_index: 0,
             limit,
             finished: false,
@@ -255,11 +253,7 @@ where
 
     /// A result the group future collected before a `try_next` call, oldest first.
     pub(crate) fn take_collected(&mut self) -> Option<T> {
-        let (_, value) = self.done.pop_front()?;
-        if self.done.is_empty() {
-            self.sorted = true;
-        }
-        Some(value)
+        self.done.pop_front()
     }
 
     /// `try_next`: the next result in completion order.
@@ -299,14 +293,9 @@ where
                             continue;
                         }
                     }
-                    let mut done = core::mem::take(&mut self.done);
-                    if !self.sorted {
-                        done.make_contiguous()
-                            .sort_unstable_by_key(|&(index, _)| index);
-                    }
-                    self.sorted = true;
+                    let done = core::mem::replace(&mut self.done, Collected::new());
                     self.terminate();
-                    return Poll::Ready(Ok(done.into_iter().map(|(_, value)| value).collect()));
+                    return Poll::Ready(Ok(done.into_vec()));
                 }
                 Poll::Pending => return Poll::Pending,
             }
@@ -314,13 +303,12 @@ where
     }
 
     fn collect(&mut self, index: usize, value: T) {
-        if let Some(&(last, _)) = self.done.back() {
-            self.sorted &= last < index;
-        } else if self.done.capacity() == 0 {
-            // One allocation for a one-shot group instead of a doubling series.
-            self.done.reserve(self.len() + 1);
+        if self.done.values.capacity() == 0 {
+            // One allocation for a one-shot group instead of a doubling series; it becomes the
+            // group's `Vec`.
+            self.done.values.reserve(self.len() + 1);
         }
-        self.done.push_back((index, value));
+        self.done.push(index, value);
     }
 
     pub(crate) fn fmt_debug(&self, name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -331,6 +319,79 @@ where
             .field("limit", &self.limit)
             .field("finished", &self.finished)
             .finish_non_exhaustive()
+    }
+}
+
+/// Values the group future collected and has not handed out yet, in completion order, with
+/// their push indices.
+///
+/// The indices are stored only when they have to be: while each value's index follows the one
+/// before (ready tasks, and most groups, complete in push order) they are implied by `first`, and
+/// the group's final `Vec` is `values` itself.
+struct Collected<T> {
+    values: VecDeque<T>,
+    /// The index of `values[0]`, while the indices are implied.
+    first: usize,
+    /// The index of every value, once one arrived out of step.
+    indices: Option<VecDeque<usize>>,
+}
+
+impl<T> Collected<T> {
+    fn new() -> Self {
+        Collected {
+            values: VecDeque::new(),
+            first: 0,
+            indices: None,
+        }
+    }
+
+    fn push(&mut self, index: usize, value: T) {
+        match &mut self.indices {
+            Some(indices) => indices.push_back(index),
+            None if self.values.is_empty() => self.first = index,
+            None if index == self.first.wrapping_add(self.values.len()) => {}
+            None => {
+                let first = self.first;
+                let mut indices: VecDeque<usize> = (0..self.values.len())
+                    .map(|k| first.wrapping_add(k))
+                    .collect();
+                indices.push_back(index);
+                self.indices = Some(indices);
+            }
+        }
+        self.values.push_back(value);
+    }
+
+    fn pop_front(&mut self) -> Option<T> {
+        let value = self.values.pop_front()?;
+        match &mut self.indices {
+            Some(indices) => {
+                indices.pop_front();
+            }
+            None => self.first = self.first.wrapping_add(1),
+        }
+        if self.values.is_empty() {
+            self.indices = None;
+        }
+        Some(value)
+    }
+
+    /// The values in push order.
+    fn into_vec(self) -> Vec<T> {
+        match self.indices {
+            // `Vec::from` reuses the deque's buffer.
+            None => Vec::from(self.values),
+            Some(indices) => {
+                let mut pairs: Vec<(usize, T)> = indices.into_iter().zip(self.values).collect();
+                pairs.sort_unstable_by_key(|&(index, _)| index);
+                pairs.into_iter().map(|(_, value)| value).collect()
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        self.values.clear();
+        self.indices = None;
     }
 }
 
@@ -348,7 +409,11 @@ impl<F, T, E> Core<F, T, E> {
             token.cancel();
         }
         self.waiting.clear();
-        self.running.clear();
+        // `FuturesUnordered::clear` allocates a fresh set: skip it when there is nothing to drop
+        // (every group that succeeded, and every drop after the group finished).
+        if !self.running.is_empty() {
+            self.running.clear();
+        }
         self.done.clear();
     }
 }
