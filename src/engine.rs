@@ -55,6 +55,10 @@ struct Indexed<F> {
     task: F,
 }
 
+// The task is only ever polled through `Pin::new`, which needs `F: Unpin`; nothing is pinned
+// structurally, so the wrapper can move freely whatever `F` is.
+impl<F> Unpin for Indexed<F> {}
+
 impl<F: Future + Unpin> Future for Indexed<F> {
     type Output = (usize, F::Output);
 
@@ -398,7 +402,7 @@ impl<T> Collected<T> {
 impl<F, T, E> Core<F, T, E> {
     /// Ends the group: refuse further pushes, cancel the token, drop every task.
     ///
-    /// The token fires before the tasks are dropped, so work outside the group hears of the
+    /// The token fires before any task is dropped, so work outside the group hears of the
     /// failure as early as possible, and still hears of it if a task's destructor panics.
     fn terminate(&mut self) {
         self.finished = true;
@@ -408,13 +412,33 @@ impl<F, T, E> Core<F, T, E> {
         if let Some(token) = self.token.get() {
             token.cancel();
         }
-        self.waiting.clear();
-        // `FuturesUnordered::clear` allocates a fresh set: skip it when there is nothing to drop
-        // (every group that succeeded, and every drop after the group finished).
-        if !self.running.is_empty() {
-            self.running.clear();
+        self.drop_tasks();
+    }
+
+    /// Drops every task: those in the inbox, waiting, running, and the collected values.
+    ///
+    /// A destructor may panic. Each step takes the tasks out of their container before dropping
+    /// them, and if one unwinds, the guard runs the steps again on the way out: every other task
+    /// is still dropped before the panic reaches the caller (a second panicking destructor
+    /// aborts, as it does in a `Vec`). `FuturesUnordered`'s own `clear` and `drop` would leak
+    /// the tasks after a panicking one, so it is emptied through `into_iter`, whose drop
+    /// releases the rest normally.
+    fn drop_tasks(&mut self) {
+        let guard = DropTasksOnUnwind(self);
+        let core = &mut *guard.0;
+        if let Some(inbox) = core.inbox.get() {
+            inbox.drain();
         }
-        self.done.clear();
+        core.waiting.clear();
+        // Taking the set allocates a fresh one: skip it when there is nothing to drop (every
+        // group that succeeded, and every drop after the group finished).
+        if !core.running.is_empty() {
+            for task in core::mem::take(&mut core.running) {
+                drop(task);
+            }
+        }
+        core.done.clear();
+        core::mem::forget(guard);
     }
 }
 
@@ -431,5 +455,14 @@ struct TerminateOnUnwind<'c, F, T, E>(&'c mut Core<F, T, E>);
 impl<F, T, E> Drop for TerminateOnUnwind<'_, F, T, E> {
     fn drop(&mut self) {
         self.0.terminate();
+    }
+}
+
+/// Finishes [`Core::drop_tasks`] if a destructor unwinds through it.
+struct DropTasksOnUnwind<'c, F, T, E>(&'c mut Core<F, T, E>);
+
+impl<F, T, E> Drop for DropTasksOnUnwind<'_, F, T, E> {
+    fn drop(&mut self) {
+        self.0.drop_tasks();
     }
 }

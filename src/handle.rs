@@ -108,13 +108,14 @@ impl<F> Inbox<F> {
             .is_ok()
     }
 
-    /// Closes the inbox and drops whatever it holds.
+    /// Closes the inbox whatever is outstanding (the group failed or is dropped); the group
+    /// then drops what it holds with [`drain`](Self::drain).
     pub(crate) fn close(&self) {
         self.state.fetch_or(CLOSED, SeqCst);
-        self.drain();
     }
 
-    fn drain(&self) {
+    /// Drops every queued task.
+    pub(crate) fn drain(&self) {
         while let Ok(task) = self.queue.pop() {
             drop(task);
         }
