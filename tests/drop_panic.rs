@@ -15,12 +15,12 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use errgroup::{ErrGroup, Panicked};
+use errgroup::ErrGroup;
 use futures::executor::block_on;
 use futures::future::FusedFuture;
 use futures::task::noop_waker;
 
-use support::{panic_message, quiet_provoked_panics, yield_now, Drops, Tracked, PROVOKED};
+use support::{panic_message, quiet_provoked_panics, yield_now, Drops, PROVOKED};
 
 /// Panics when dropped.
 struct PanicOnDrop;
@@ -32,7 +32,7 @@ impl Drop for PanicOnDrop {
 }
 
 /// A task that never finishes and holds `guard` until it is dropped.
-async fn hold<G>(guard: G) -> Result<u32, u32> {
+async fn hold<G, E>(guard: G) -> Result<u32, E> {
     let _guard = guard;
     pending::<()>().await;
     Ok(0)
@@ -240,83 +240,67 @@ fn panic_under_try_next_reaches_the_caller_and_finishes_the_group() {
     assert!(panic_message(&*poll.unwrap_err()).is_some_and(|m| m.contains("after it completed")));
 }
 
-#[derive(Debug)]
-enum Failure {
-    Panicked(Panicked),
-}
-
-impl From<Panicked> for Failure {
-    fn from(p: Panicked) -> Self {
-        Failure::Panicked(p)
-    }
-}
-
 /// A task holds a handle (and a shared value) while a sibling panics: the handle goes with the
-/// task, pushes are refused afterwards, and nothing is kept alive.
+/// task, pushes are refused afterwards, and nothing is kept alive. Returns what awaiting the
+/// group gave.
+fn panic_beside_a_handle<E: Send + 'static>(
+    mut group: ErrGroup<'static, u32, E>,
+) -> std::thread::Result<Result<Vec<u32>, E>> {
+    quiet_provoked_panics();
+    let shared = Arc::new(());
+    let drops = Drops::new();
+    let token = group.token();
+    let outside = group.handle();
+    let inside = group.handle();
+    let kept = Arc::clone(&shared);
+    let child_drops = Arc::clone(&drops);
+    group.push(async move {
+        let _kept = kept;
+        // Pushes a child that is cancelled with the group, then waits with the handle.
+        assert!(inside.push(hold(child_drops.track())).is_ok());
+        yield_now().await;
+        pending::<()>().await;
+        let _ = inside.push(async { Ok(0) });
+        Ok(0)
+    });
+    group.push(async {
+        yield_now().await;
+        yield_now().await;
+        panic!("{PROVOKED}: beside a handle");
+    });
+
+    let result = panic::catch_unwind(AssertUnwindSafe(|| block_on(&mut group)));
+    assert!(token.is_cancelled());
+    assert!(outside.is_closed());
+    assert!(outside.push(async { Ok(1) }).unwrap_err().is_closed());
+    assert_eq!(
+        drops.get(),
+        1,
+        "the child pushed through the handle was dropped"
+    );
+    assert_eq!(
+        Arc::strong_count(&shared),
+        1,
+        "the task holding the handle was dropped"
+    );
+    drop(group);
+    assert_eq!(drops.get(), 1);
+    result
+}
+
 #[test]
 fn panic_while_another_task_holds_a_handle() {
-    quiet_provoked_panics();
-    for catch in [false, true] {
-        let shared = Arc::new(());
-        let drops = Drops::new();
-        let mut group = ErrGroup::<u32, Failure>::new();
-        if catch {
-            group = group.catch_panics();
-        }
-        let token = group.token();
-        let outside = group.handle();
-        let inside = group.handle();
-        let kept = Arc::clone(&shared);
-        let child_drops = Arc::clone(&drops);
-        group.push(async move {
-            let _kept = kept;
-            // Pushes a child that is cancelled with the group, then waits with the handle.
-            assert!(inside.push(hold_any(child_drops.track())).is_ok());
-            yield_now().await;
-            pending::<()>().await;
-            let _ = inside.push(async { Ok(0) });
-            Ok(0)
-        });
-        group.push(async {
-            yield_now().await;
-            yield_now().await;
-            panic!("{PROVOKED}: beside a handle");
-        });
-
-        let result = panic::catch_unwind(AssertUnwindSafe(|| block_on(&mut group)));
-        match (catch, result) {
-            (false, Err(payload)) => {
-                assert_eq!(
-                    panic_message(&*payload),
-                    Some("provoked panic: beside a handle")
-                );
-            }
-            (true, Ok(Err(Failure::Panicked(p)))) => {
-                assert_eq!(p.message(), "provoked panic: beside a handle");
-            }
-            (catch, other) => panic!("catch_panics = {catch}: unexpected {:?}", other.is_ok()),
-        }
-        assert!(token.is_cancelled());
-        assert!(outside.is_closed());
-        assert!(outside.push(async { Ok(1) }).unwrap_err().is_closed());
-        assert_eq!(
-            drops.get(),
-            1,
-            "the child pushed through the handle was dropped"
-        );
-        assert_eq!(
-            Arc::strong_count(&shared),
-            1,
-            "the task holding the handle was dropped"
-        );
-        drop(group);
-        assert_eq!(drops.get(), 1);
-    }
+    let payload = panic_beside_a_handle::<()>(ErrGroup::new()).unwrap_err();
+    assert_eq!(
+        panic_message(&*payload),
+        Some("provoked panic: beside a handle")
+    );
 }
 
-/// `hold` for the `Failure` error type.
-async fn hold_any(guard: Tracked) -> Result<u32, Failure> {
-    let _guard = guard;
-    pending::<()>().await;
-    Ok(0)
+#[cfg(feature = "std")]
+#[test]
+fn caught_panic_while_another_task_holds_a_handle() {
+    let result = panic_beside_a_handle(ErrGroup::<u32, errgroup::Panicked>::new().catch_panics());
+    let error = result.expect("no unwind with catch_panics").unwrap_err();
+    assert_eq!(error.message(), "provoked panic: beside a handle");
 }

@@ -39,7 +39,9 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, Once};
 use std::task::{Context, Poll, Waker};
 
-use errgroup::{CancelToken, ErrGroup, Handle, Panicked};
+#[cfg(feature = "std")]
+use errgroup::Panicked;
+use errgroup::{CancelToken, ErrGroup, Handle};
 use futures::future::FusedFuture;
 use futures_test::task::{new_count_waker, AwokenCount};
 use proptest::prelude::*;
@@ -101,8 +103,9 @@ struct Script {
     drop_at: Option<usize>,
 }
 
-/// The error type: a task's `Err`, or its panic caught by `catch_panics`.
+/// The error type: a task's `Err`, or its panic caught by `catch_panics` (with `std`).
 #[derive(Debug, PartialEq, Eq)]
+#[cfg_attr(not(feature = "std"), allow(dead_code))]
 enum Failure {
     Task(Id),
     Panicked(Id),
@@ -112,6 +115,7 @@ enum Failure {
 #[derive(Debug)]
 struct TaskPanic(Id);
 
+#[cfg(feature = "std")]
 impl From<Panicked> for Failure {
     fn from(panicked: Panicked) -> Self {
         match panicked.into_payload().downcast::<TaskPanic>() {
@@ -394,10 +398,12 @@ struct Driver {
 
 impl Driver {
     fn new(script: &Script) -> Self {
+        #[cfg_attr(not(feature = "std"), allow(unused_mut))]
         let mut group = match script.limit {
             Some(limit) => Group::with_limit(limit),
             None => Group::new(),
         };
+        #[cfg(feature = "std")]
         if script.catch_panics {
             group = group.catch_panics();
         }
@@ -1062,13 +1068,15 @@ fn end() -> impl Strategy<Value = End> {
 
 fn task() -> impl Strategy<Value = Task> {
     let simple = prop_oneof![Just(Step::Yield), Just(Step::Gate)];
+    // A third of the leaves finish at their first poll: a task spawning several of them makes
+    // the group collect more results in one poll than it held tasks when the poll began.
     let leaf =
-        (prop::collection::vec(simple, 0..4), end()).prop_map(|(steps, end)| Task { steps, end });
-    leaf.prop_recursive(2, 8, 2, |inner| {
+        (prop::collection::vec(simple, 0..3), end()).prop_map(|(steps, end)| Task { steps, end });
+    leaf.prop_recursive(3, 12, 3, |inner| {
         let step = prop_oneof![
             3 => Just(Step::Yield),
             4 => Just(Step::Gate),
-            2 => inner.prop_map(Step::Spawn),
+            3 => inner.prop_map(Step::Spawn),
         ];
         (prop::collection::vec(step, 0..4), end()).prop_map(|(steps, end)| Task { steps, end })
     })
@@ -1094,7 +1102,8 @@ fn script() -> impl Strategy<Value = Script> {
     )
         .prop_map(|(limit, catch_panics, initial, ops, drop_at)| Script {
             limit,
-            catch_panics,
+            // `catch_panics` needs the `std` feature.
+            catch_panics: catch_panics && cfg!(feature = "std"),
             initial,
             ops,
             drop_at,
@@ -1154,7 +1163,7 @@ fn model_smoke() {
 fn model_smoke_failure() {
     use End::*;
     let leaf = |steps: Vec<Step>, end| Task { steps, end };
-    for catch_panics in [false, true] {
+    for catch_panics in [false, cfg!(feature = "std")] {
         for end in [Err, Panic] {
             let script = Script {
                 limit: None,
@@ -1200,4 +1209,36 @@ fn regression_inbox_task_dropped_before_token_fires() {
         drop_at: None,
     };
     assert_eq!(run(&script), Ok(()));
+}
+
+/// A task that spawns ready children through its handle: the group collects more results in one
+/// poll than it held tasks when the poll began, so it has to yield (and wake itself) midway.
+#[test]
+fn model_smoke_ready_children() {
+    let ready = || {
+        Step::Spawn(Task {
+            steps: vec![],
+            end: End::Ok,
+        })
+    };
+    for limit in [None, Some(1)] {
+        let script = Script {
+            limit,
+            catch_panics: false,
+            initial: vec![Task {
+                steps: vec![ready(), ready(), ready()],
+                end: End::Ok,
+            }],
+            ops: vec![
+                Op::Poll {
+                    only_if_woken: true,
+                },
+                Op::Poll {
+                    only_if_woken: true,
+                },
+            ],
+            drop_at: None,
+        };
+        run(&script).unwrap();
+    }
 }
