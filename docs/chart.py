@@ -1,0 +1,300 @@
+#!/usr/bin/env python3
+"""Turns criterion's output for `benches/compare.rs` into the README's ratio table and chart.
+
+    cargo bench --bench compare      # writes target/criterion/**/new/estimates.json
+    python3 docs/chart.py            # prints the table, writes docs/benchmarks.svg
+
+Every number is a ratio of medians from the same run: ErrGroup's time divided by the peer's, so
+below 1 means ErrGroup is faster. Options: `--criterion DIR` (default target/criterion),
+`--svg FILE` (default docs/benchmarks.svg), `--readme FILE` to also replace the table between the
+`<!-- bench-table -->` and `<!-- /bench-table -->` markers in that file. Standard library only.
+"""
+
+import argparse
+import json
+import math
+import os
+import re
+import sys
+from datetime import datetime, timezone
+
+# Peers of the `ready` and `yield1` scenarios, in table order, with the label shown.
+PEERS = [
+    ("try_join_all_boxed", "futures `try_join_all`, boxed"),
+    ("futures_unordered_boxed", "raw `FuturesUnordered`, boxed"),
+    ("fc_try_join_boxed", "futures-concurrency `try_join`, boxed"),
+    ("fb_try_join_all_boxed", "futures-buffered `try_join_all`, boxed"),
+    ("joinset", "tokio `JoinSet` (current-thread)"),
+    ("try_join_all", "futures `try_join_all`, unboxed"),
+    ("fc_try_join", "futures-concurrency `try_join`, unboxed"),
+    ("fb_try_join_all", "futures-buffered `try_join_all`, unboxed"),
+]
+SIZES = [10, 100, 1000, 10000, 100000]
+# The other scenarios: (group, peer, label).
+EXTRA = [
+    ("failfast", "futures_unordered_boxed", "raw `FuturesUnordered`, boxed"),
+    ("limit", "buffered_boxed", "`stream::iter(..).buffered(16)`, boxed"),
+    ("limit", "buffered", "`stream::iter(..).buffered(16)`, unboxed"),
+]
+
+
+def target(group, peer, n):
+    """The largest ratio the project accepts, or None where no target applies."""
+    if peer == "joinset":
+        return 0.5
+    if group == "failfast":
+        return 1.3
+    if group == "limit":
+        return 1.5 if peer == "buffered_boxed" else None
+    if group not in ("ready", "yield1"):
+        return None
+    if n >= 1000:
+        return {
+            "try_join_all_boxed": 1.0,
+            "futures_unordered_boxed": 1.25,
+            "fc_try_join_boxed": 1.25,
+        }.get(peer)
+    if n == 10:
+        return {
+            "try_join_all_boxed": 3.0,
+            "futures_unordered_boxed": 1.25,
+            "fc_try_join_boxed": 1.5,
+        }.get(peer)
+    return None
+
+
+def load(root):
+    """{(group, function, n): median in ns} from every `new/` result under `root`."""
+    medians = {}
+    newest = 0.0
+    for directory, _, files in os.walk(root):
+        if os.path.basename(directory) != "new" or "estimates.json" not in files:
+            continue
+        with open(os.path.join(directory, "benchmark.json")) as f:
+            bench = json.load(f)
+        path = os.path.join(directory, "estimates.json")
+        with open(path) as f:
+            estimates = json.load(f)
+        key = (bench["group_id"], bench["function_id"], int(bench["value_str"]))
+        medians[key] = estimates["median"]["point_estimate"]
+        newest = max(newest, os.path.getmtime(path))
+    return medians, newest
+
+
+def ratio(medians, group, peer, n):
+    ours, theirs = medians.get((group, "errgroup", n)), medians.get((group, peer, n))
+    if ours is None or theirs is None:
+        return None
+    return ours / theirs
+
+
+def size(n):
+    """`100000` as `100 000`."""
+    return f"{n:,}".replace(",", " ")
+
+
+def cell(value, limit):
+    if value is None:
+        return "–"
+    text = f"{value:.2f}"
+    if limit is not None and value > limit:
+        return f"**{text}** ✗"
+    return text
+
+
+def table(medians):
+    lines = []
+    for group in ("ready", "yield1"):
+        lines.append(f"| `{group}`: ErrGroup ÷ | " + " | ".join(f"n = {size(n)}" for n in SIZES) + " |")
+        lines.append("|---|" + "---:|" * len(SIZES))
+        for peer, label in PEERS:
+            cells = [cell(ratio(medians, group, peer, n), target(group, peer, n)) for n in SIZES]
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        lines.append("")
+    lines.append("| other scenarios: ErrGroup ÷ | n | ratio | target |")
+    lines.append("|---|---:|---:|---:|")
+    for group, peer, label in EXTRA:
+        sizes = sorted(n for (g, f, n) in medians if g == group and f == peer)
+        for n in sizes:
+            limit = target(group, peer, n)
+            value = ratio(medians, group, peer, n)
+            lines.append(
+                f"| `{group}`: {label} | {size(n)} | {cell(value, limit)} | "
+                + (f"≤ {limit:.2f}" if limit is not None else "–")
+                + " |"
+            )
+    return "\n".join(lines)
+
+
+def machine(when):
+    model = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    date = datetime.fromtimestamp(when, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return f"{os.cpu_count()} cores ({model}), {date}"
+
+
+# ---------------------------------------------------------------------------------------------
+# The chart: one log-log panel per run-to-completion scenario, one panel of bars for the rest.
+
+COLORS = {
+    "try_join_all_boxed": "#1f77b4",
+    "futures_unordered_boxed": "#d62728",
+    "fc_try_join_boxed": "#2ca02c",
+    "fb_try_join_all_boxed": "#9467bd",
+    "joinset": "#ff7f0e",
+    "try_join_all": "#1f77b4",
+    "fc_try_join": "#2ca02c",
+    "fb_try_join_all": "#9467bd",
+}
+Y_MIN, Y_MAX = 0.05, 20.0
+
+
+def esc(text):
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("`", "")
+
+
+class Panel:
+    def __init__(self, x, y, width, height):
+        self.x, self.y, self.w, self.h = x, y, width, height
+
+    def ypos(self, value):
+        value = min(max(value, Y_MIN), Y_MAX)
+        span = math.log10(Y_MAX) - math.log10(Y_MIN)
+        return self.y + self.h * (math.log10(Y_MAX) - math.log10(value)) / span
+
+    def frame(self, out, title):
+        out.append(f'<text x="{self.x + self.w / 2}" y="{self.y - 10}" class="title">{esc(title)}</text>')
+        out.append(f'<rect x="{self.x}" y="{self.y}" width="{self.w}" height="{self.h}" class="frame"/>')
+        for tick in (0.05, 0.1, 0.25, 0.5, 1, 2, 4, 10, 20):
+            y = self.ypos(tick)
+            style = "one" if tick == 1 else "grid"
+            out.append(f'<line x1="{self.x}" x2="{self.x + self.w}" y1="{y:.1f}" y2="{y:.1f}" class="{style}"/>')
+            out.append(f'<text x="{self.x - 6}" y="{y + 4:.1f}" class="ytick">{tick:g}×</text>')
+
+
+def line_panel(out, panel, medians, group):
+    panel.frame(out, f"{group}: ErrGroup time ÷ peer time")
+
+    def xpos(n):
+        return panel.x + 30 + (panel.w - 60) * (math.log10(n) - 1) / 4
+
+    for n in SIZES:
+        out.append(f'<text x="{xpos(n):.1f}" y="{panel.y + panel.h + 18}" class="xtick">{size(n)}</text>')
+    out.append(f'<text x="{panel.x + panel.w / 2}" y="{panel.y + panel.h + 36}" class="xlabel">tasks (n)</text>')
+    for peer, _ in PEERS:
+        points = [(xpos(n), panel.ypos(r)) for n in SIZES if (r := ratio(medians, group, peer, n)) is not None]
+        if not points:
+            continue
+        dash = ' stroke-dasharray="5,4"' if not peer.endswith("boxed") and peer != "joinset" else ""
+        path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
+        out.append(f'<polyline points="{path}" fill="none" stroke="{COLORS[peer]}" stroke-width="2"{dash}/>')
+        for x, y in points:
+            out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{COLORS[peer]}"/>')
+
+
+def bar_panel(out, panel, medians):
+    panel.frame(out, "failfast and limit: ErrGroup ÷ peer")
+    bars = []
+    for group, peer, _ in EXTRA:
+        for n in sorted(n for (g, f, n) in medians if g == group and f == peer):
+            value = ratio(medians, group, peer, n)
+            if value is not None:
+                name = "vs FU" if peer.startswith("futures_unordered") else "vs buffered"
+                boxed = "(boxed)" if peer.endswith("_boxed") else "(unboxed)"
+                bars.append((group, f"n = {size(n)}", name, boxed, value, target(group, peer, n)))
+    if not bars:
+        return
+    slot = panel.w / len(bars)
+    for i, (group, n, name, boxed, value, limit) in enumerate(bars):
+        x = panel.x + slot * i + slot * 0.2
+        top, base = panel.ypos(value), panel.ypos(1)
+        y, height = min(top, base), abs(base - top)
+        color = "#2ca02c" if value <= 1 else "#d62728"
+        out.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{slot * 0.6:.1f}" height="{max(height, 1):.1f}" fill="{color}" opacity="0.8"/>')
+        label_y = top + 14
+        if limit is not None:
+            ly = panel.ypos(limit)
+            out.append(f'<line x1="{x - 3:.1f}" x2="{x + slot * 0.6 + 3:.1f}" y1="{ly:.1f}" y2="{ly:.1f}" class="target"/>')
+        if value > 1:
+            label_y = min(top, panel.ypos(limit) if limit is not None else top) - 5
+        out.append(f'<text x="{x + slot * 0.3:.1f}" y="{label_y:.1f}" class="value">{value:.2f}</text>')
+        for line, text in enumerate((group, n, name, boxed)):
+            out.append(f'<text x="{x + slot * 0.3:.1f}" y="{panel.y + panel.h + 15 + 13 * line}" class="xtick">{esc(text)}</text>')
+
+
+def svg(medians, caption):
+    width, height = 1180, 490
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif">',
+        "<style>"
+        ".title{font-size:14px;font-weight:bold;text-anchor:middle}"
+        ".frame{fill:none;stroke:#999}"
+        ".grid{stroke:#e5e5e5}"
+        ".one{stroke:#333;stroke-width:1.5}"
+        ".target{stroke:#000;stroke-width:2;stroke-dasharray:3,2}"
+        ".ytick{font-size:11px;text-anchor:end;fill:#444}"
+        ".xtick{font-size:11px;text-anchor:middle;fill:#444}"
+        ".xlabel{font-size:12px;text-anchor:middle}"
+        ".value{font-size:11px;text-anchor:middle}"
+        ".legend{font-size:12px}"
+        ".caption{font-size:11px;fill:#555}"
+        "</style>",
+        f'<rect width="{width}" height="{height}" fill="white"/>',
+    ]
+    line_panel(out, Panel(60, 40, 340, 300), medians, "ready")
+    line_panel(out, Panel(460, 40, 340, 300), medians, "yield1")
+    bar_panel(out, Panel(860, 40, 300, 300), medians)
+    # Legend under the line panels.
+    for i, (peer, label) in enumerate(PEERS):
+        x, y = 60 + (i % 3) * 265, 420 + (i // 3) * 18
+        dash = ' stroke-dasharray="5,4"' if not peer.endswith("boxed") and peer != "joinset" else ""
+        out.append(f'<line x1="{x}" x2="{x + 24}" y1="{y - 4}" y2="{y - 4}" stroke="{COLORS[peer]}" stroke-width="2"{dash}/>')
+        out.append(f'<text x="{x + 30}" y="{y}" class="legend">{esc(label)}</text>')
+    out.append(
+        f'<text x="860" y="420" class="legend">bars: green = ErrGroup faster,</text>'
+        f'<text x="860" y="438" class="legend">dashed black line = target</text>'
+    )
+    out.append(f'<text x="60" y="{height - 8}" class="caption">{esc(caption)}</text>')
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--criterion", default="target/criterion")
+    parser.add_argument("--svg", default="docs/benchmarks.svg")
+    parser.add_argument("--readme")
+    args = parser.parse_args()
+
+    medians, newest = load(args.criterion)
+    if not any(f == "errgroup" for (_, f, _) in medians):
+        sys.exit(f"no ErrGroup results under {args.criterion}: run `cargo bench --bench compare` first")
+    where = machine(newest)
+    caption = (
+        f"Ratio of medians, ErrGroup ÷ peer, same run; below 1× ErrGroup is faster (log scale). "
+        f"Dashed lines: unboxed peers. {where}."
+    )
+    with open(args.svg, "w") as f:
+        f.write(svg(medians, caption))
+    text = table(medians) + f"\n\nMachine and date: {where}."
+    print(text)
+    if args.readme:
+        with open(args.readme) as f:
+            readme = f.read()
+        pattern = re.compile(r"(<!-- bench-table -->\n).*?(\n<!-- /bench-table -->)", re.S)
+        if not pattern.search(readme):
+            sys.exit(f"{args.readme} has no <!-- bench-table --> markers")
+        readme = pattern.sub(lambda m: m.group(1) + text + m.group(2), readme)
+        with open(args.readme, "w") as f:
+            f.write(readme)
+
+
+if __name__ == "__main__":
+    main()
