@@ -69,7 +69,11 @@ impl<F> Inbox<F> {
         if self.queue.push(into_task(fut)).is_err() {
             unreachable!("the inbox queue is unbounded and never closed");
         }
-        if self.state.load(SeqCst) & CLOSED != 0 {
+        // A read-modify-write, not a load: it reads the latest `state`, so either it sees the
+        // `CLOSED` of a group that failed meanwhile, or that group's `close` comes after it in
+        // `state`'s modification order and its drain sees our task. This holds with
+        // acquire/release alone (a plain load would lean on `SeqCst` fences in the queue).
+        if self.state.fetch_or(0, SeqCst) & CLOSED != 0 {
             // The group failed or was dropped while we pushed: our task is cancelled with it.
             self.drain();
         }
