@@ -511,12 +511,15 @@ struct RaceStats {
     refused: usize,
 }
 
+/// The group future's output (none when the group was dropped instead), and the group itself
+/// when the executor leaves it to us: it is then checked to hold no task while it still exists.
+type Ran = (
+    Option<Result<Vec<usize>, ()>>,
+    Option<ErrGroup<'static, usize, ()>>,
+);
+
 /// One round: the group ends (`end`) on `run` while the pushers push.
-fn race_round(
-    end: End,
-    stats: &mut RaceStats,
-    run: &dyn Fn(ErrGroup<'static, usize, ()>) -> Option<Result<Vec<usize>, ()>>,
-) {
+fn race_round(end: End, stats: &mut RaceStats, run: &dyn Fn(ErrGroup<'static, usize, ()>) -> Ran) {
     let ran = Arc::new(AtomicUsize::new(0));
     let drops = drop_slots(PUSHERS * MAX_PUSHES);
     let mut group = ErrGroup::<usize, ()>::new();
@@ -535,7 +538,7 @@ fn race_round(
     let start = Arc::new(Barrier::new(PUSHERS + 1));
     let pushers = start_pushers(&handle, &start, &ran, &drops);
     start.wait();
-    let out = run(group);
+    let (out, kept) = run(group);
     let pushed: Vec<Pushed> = pushers.into_iter().map(|p| p.join().unwrap()).collect();
     let mut accepted: Vec<usize> = pushed
         .iter()
@@ -562,7 +565,8 @@ fn race_round(
         End::Fail => assert_eq!(out, Some(Err(()))),
         End::Drop => assert!(out.is_none()),
     }
-    // Every job ever made (accepted or refused) is gone now, each dropped exactly once.
+    // Every job ever made (accepted or refused) is gone now, each dropped exactly once, even
+    // when the ended group itself is still there.
     let made = accepted.len() + refused;
     for (id, slot) in drops.iter().enumerate() {
         let expected = usize::from(accepted.binary_search(&id).is_ok()) + {
@@ -573,6 +577,9 @@ fn race_round(
         assert_eq!(slot.load(SeqCst), expected, "job {id} ({end:?})");
     }
     assert_eq!(drops.iter().map(|s| s.load(SeqCst)).sum::<usize>(), made);
+    if let Some(group) = kept {
+        assert!(group.is_empty());
+    }
 }
 
 /// The rounds must have raced: in some, pushes were accepted and then refused as the group
@@ -591,13 +598,15 @@ fn race_on_block_on(end: End) {
     for _ in 0..rounds(end) {
         race_round(end, &mut stats, &|mut group| match end {
             End::Drop => {
-                for _ in 0..3 {
-                    assert!(poll_once(&mut group).is_pending());
+                // Drop it once pushes are landing: unpolled, the group keeps them in its inbox.
+                while group.len() < 2 {
                     thread::yield_now();
                 }
-                None
+                assert!(poll_once(&mut group).is_pending());
+                (None, None)
             }
-            _ => Some(block_on(group)),
+            // The group outlives the round's checks: an ended group must hold no task.
+            _ => (Some(block_on(&mut group)), Some(group)),
         });
     }
     eprintln!("{end:?} on block_on: {stats:?}");
@@ -612,15 +621,15 @@ fn race_on_tokio(end: End) {
             rt.block_on(async {
                 match end {
                     End::Drop => tokio::spawn(async move {
-                        for _ in 0..3 {
-                            assert!(poll_once(&mut group).is_pending());
+                        while group.len() < 2 {
                             tokio::task::yield_now().await;
                         }
-                        None
+                        assert!(poll_once(&mut group).is_pending());
+                        (None, None)
                     })
                     .await
                     .unwrap(),
-                    _ => Some(tokio::spawn(group).await.unwrap()),
+                    _ => (Some(tokio::spawn(group).await.unwrap()), None),
                 }
             })
         });
