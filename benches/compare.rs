@@ -16,10 +16,13 @@
 //! `futures::executor::block_on`, except `joinset`, which spawns `'static` tasks on a tokio
 //! current-thread runtime built once, outside the timing.
 //!
-//! Run everything with `cargo bench --bench compare`; a subset with a regex filter on
-//! `group/contender/n`, e.g. `cargo bench --bench compare -- 'ready/(errgroup|futures_unordered_boxed)/10$'`,
-//! and `-- --quick` for a rough number in a few seconds. `python3 docs/chart.py` then turns
-//! criterion's output into the README's table and `docs/benchmarks.svg`.
+//! Each point is measured once per round (`BENCH_ROUNDS`, default 3), the rounds one after the
+//! other, as `group/contender/n-rROUND`; `python3 docs/chart.py` takes the median over the rounds
+//! and turns criterion's output into the README's table and `docs/benchmarks.svg`.
+//!
+//! Run everything with `cargo bench --bench compare`; a subset with a regex filter, e.g.
+//! `BENCH_ROUNDS=1 cargo bench --bench compare -- 'ready/(errgroup|futures_unordered_boxed)/10-'`,
+//! and `-- --quick` for a rough number in a few seconds.
 
 use std::future::Future;
 use std::hint::black_box;
@@ -191,37 +194,47 @@ fn contenders<W: Work>() -> [(&'static str, Contender); 9] {
     ]
 }
 
-/// Short measurements: the whole run (about 100 benchmarks) takes 7 to 8 minutes on two cores.
-fn configure(group: &mut BenchmarkGroup<'_, WallTime>) {
-    group
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-        .sample_size(30);
+/// How many times the whole suite runs, one round after the other (`BENCH_ROUNDS`, default 3).
+///
+/// On a shared machine a burst of load can slow one benchmark and not its peers; each point is
+/// measured once per round, minutes apart, and `docs/chart.py` takes the median over the rounds.
+fn rounds() -> usize {
+    std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|rounds| rounds.parse().ok())
+        .unwrap_or(3)
 }
 
-fn run_to_completion<W: Work>(c: &mut Criterion, name: &str) {
+/// `contender` at size `n` in round `round`: criterion's `group/contender/n-rROUND`.
+fn id(contender: &str, n: usize, round: usize) -> BenchmarkId {
+    BenchmarkId::new(contender, format!("{n}-r{round}"))
+}
+
+/// Short measurements: three rounds of about 100 benchmarks take 10 to 12 minutes on two cores.
+fn configure(group: &mut BenchmarkGroup<'_, WallTime>) {
+    group
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_millis(1500))
+        .sample_size(20);
+}
+
+fn run_to_completion<W: Work>(c: &mut Criterion, name: &str, round: usize) {
     let mut group = c.benchmark_group(name);
     configure(&mut group);
     for n in SIZES {
         for (contender, run) in contenders::<W>() {
-            // Same work: every contender returns every value (in its own order).
-            let mut values = run(n).expect("no task fails");
-            values.sort_unstable();
-            assert!(values.iter().copied().eq(0..n), "{contender} lost values");
-            group.bench_with_input(BenchmarkId::new(contender, n), &n, |b, &n| {
+            if round == 1 {
+                // Same work: every contender returns every value (in its own order).
+                let mut values = run(n).expect("no task fails");
+                values.sort_unstable();
+                assert!(values.iter().copied().eq(0..n), "{contender} lost values");
+            }
+            group.bench_with_input(id(contender, n, round), &n, |b, &n| {
                 b.iter(|| black_box(run(n)));
             });
         }
     }
     group.finish();
-}
-
-fn ready(c: &mut Criterion) {
-    run_to_completion::<Ready>(c, "ready");
-}
-
-fn yield1(c: &mut Criterion) {
-    run_to_completion::<Yield1>(c, "yield1");
 }
 
 /// A `failfast` task: fails at once if `fail`, never finishes otherwise.
@@ -246,11 +259,11 @@ fn failfast_tasks(n: usize) -> impl Iterator<Item = FailFast> {
     (0..n).map(move |i| FailFast { fail: i + 1 == n })
 }
 
-fn failfast(c: &mut Criterion) {
+fn failfast(c: &mut Criterion, round: usize) {
     let mut group = c.benchmark_group("failfast");
     configure(&mut group);
     for n in FAILFAST_SIZES {
-        group.bench_with_input(BenchmarkId::new("errgroup", n), &n, |b, &n| {
+        group.bench_with_input(id("errgroup", n, round), &n, |b, &n| {
             b.iter(|| {
                 let mut group = ErrGroup::new();
                 for task in failfast_tasks(n) {
@@ -260,36 +273,32 @@ fn failfast(c: &mut Criterion) {
                 assert_eq!(result, Err(Fail));
             });
         });
-        group.bench_with_input(
-            BenchmarkId::new("futures_unordered_boxed", n),
-            &n,
-            |b, &n| {
-                b.iter(|| {
-                    let mut running: FuturesUnordered<Task> = failfast_tasks(n)
-                        .map(|task| Box::pin(task) as Task)
-                        .collect();
-                    // No value ever arrives: like the group, allocate no result storage.
-                    let mut values = Vec::new();
-                    let result = block_on(async {
-                        while let Some(value) = running.try_next().await? {
-                            values.push(value);
-                        }
-                        Ok(())
-                    });
-                    drop(running);
-                    assert_eq!(result, Err(Fail));
+        group.bench_with_input(id("futures_unordered_boxed", n, round), &n, |b, &n| {
+            b.iter(|| {
+                let mut running: FuturesUnordered<Task> = failfast_tasks(n)
+                    .map(|task| Box::pin(task) as Task)
+                    .collect();
+                // No value ever arrives: like the group, allocate no result storage.
+                let mut values = Vec::new();
+                let result = block_on(async {
+                    while let Some(value) = running.try_next().await? {
+                        values.push(value);
+                    }
+                    Ok(())
                 });
-            },
-        );
+                drop(running);
+                assert_eq!(result, Err(Fail));
+            });
+        });
     }
     group.finish();
 }
 
-fn limit(c: &mut Criterion) {
+fn limit(c: &mut Criterion, round: usize) {
     let mut group = c.benchmark_group("limit");
     configure(&mut group);
     let n = LIMIT_TASKS;
-    group.bench_with_input(BenchmarkId::new("errgroup", n), &n, |b, &n| {
+    group.bench_with_input(id("errgroup", n, round), &n, |b, &n| {
         b.iter(|| {
             let mut group = ErrGroup::with_limit(LIMIT);
             for i in 0..n {
@@ -298,13 +307,13 @@ fn limit(c: &mut Criterion) {
             black_box(block_on(group))
         });
     });
-    group.bench_with_input(BenchmarkId::new("buffered_boxed", n), &n, |b, &n| {
+    group.bench_with_input(id("buffered_boxed", n, round), &n, |b, &n| {
         b.iter(|| {
             let tasks = stream::iter((0..n).map(|i| Box::pin(Yield1::task(i)) as Task));
             black_box(block_on(tasks.buffered(LIMIT).try_collect::<Vec<usize>>()))
         });
     });
-    group.bench_with_input(BenchmarkId::new("buffered", n), &n, |b, &n| {
+    group.bench_with_input(id("buffered", n, round), &n, |b, &n| {
         b.iter(|| {
             let tasks = stream::iter((0..n).map(Yield1::task));
             black_box(block_on(tasks.buffered(LIMIT).try_collect::<Vec<usize>>()))
@@ -313,5 +322,14 @@ fn limit(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, ready, yield1, failfast, limit);
+fn compare(c: &mut Criterion) {
+    for round in 1..=rounds() {
+        run_to_completion::<Ready>(c, "ready", round);
+        run_to_completion::<Yield1>(c, "yield1", round);
+        failfast(c, round);
+        limit(c, round);
+    }
+}
+
+criterion_group!(benches, compare);
 criterion_main!(benches);

@@ -5,7 +5,9 @@
     python3 docs/chart.py            # prints the table, writes docs/benchmarks.svg
 
 Every number is a ratio of medians from the same run: ErrGroup's time divided by the peer's, so
-below 1 means ErrGroup is faster. Options: `--criterion DIR` (default target/criterion),
+below 1 means ErrGroup is faster. The bench measures each point once per round (`n-rROUND`); a
+point's time is the median of its rounds' medians (after a run with fewer rounds than an earlier
+one, remove target/criterion first so that no stale round is counted). Options: `--criterion DIR` (default target/criterion),
 `--svg FILE` (default docs/benchmarks.svg), `--readme FILE` to also replace the table between the
 `<!-- bench-table -->` and `<!-- /bench-table -->` markers in that file. Standard library only.
 """
@@ -15,6 +17,7 @@ import json
 import math
 import os
 import re
+import statistics
 import sys
 from datetime import datetime, timezone
 
@@ -64,8 +67,9 @@ def target(group, peer, n):
 
 
 def load(root):
-    """{(group, function, n): median in ns} from every `new/` result under `root`."""
-    medians = {}
+    """{(group, function, n): median in ns} from every `new/` result under `root`, the median
+    over rounds; also the newest result's time and the number of rounds."""
+    rounds = {}
     newest = 0.0
     for directory, _, files in os.walk(root):
         if os.path.basename(directory) != "new" or "estimates.json" not in files:
@@ -75,10 +79,15 @@ def load(root):
         path = os.path.join(directory, "estimates.json")
         with open(path) as f:
             estimates = json.load(f)
-        key = (bench["group_id"], bench["function_id"], int(bench["value_str"]))
-        medians[key] = estimates["median"]["point_estimate"]
+        value = re.fullmatch(r"(\d+)-r(\d+)", bench["value_str"] or "")
+        if value is None:
+            continue
+        key = (bench["group_id"], bench["function_id"], int(value.group(1)))
+        rounds.setdefault(key, []).append(estimates["median"]["point_estimate"])
         newest = max(newest, os.path.getmtime(path))
-    return medians, newest
+    medians = {key: statistics.median(times) for key, times in rounds.items()}
+    count = max((len(times) for times in rounds.values()), default=0)
+    return medians, newest, count
 
 
 def ratio(medians, group, peer, n):
@@ -273,17 +282,17 @@ def main():
     parser.add_argument("--readme")
     args = parser.parse_args()
 
-    medians, newest = load(args.criterion)
+    medians, newest, rounds = load(args.criterion)
     if not any(f == "errgroup" for (_, f, _) in medians):
         sys.exit(f"no ErrGroup results under {args.criterion}: run `cargo bench --bench compare` first")
     where = machine(newest)
     caption = (
-        f"Ratio of medians, ErrGroup ÷ peer, same run; below 1× ErrGroup is faster (log scale). "
-        f"Dashed lines: unboxed peers. {where}."
+        f"Ratio of medians (median of {rounds} rounds), ErrGroup ÷ peer, same run; below 1× ErrGroup is "
+        f"faster (log scale). Dashed lines: unboxed peers. {where}."
     )
     with open(args.svg, "w") as f:
         f.write(svg(medians, caption))
-    text = table(medians) + f"\n\nMachine and date: {where}."
+    text = table(medians) + f"\n\nMachine and date: {where}; median of {rounds} rounds."
     print(text)
     if args.readme:
         with open(args.readme) as f:
