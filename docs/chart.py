@@ -297,10 +297,10 @@ def main():
     if args.readme:
         with open(args.readme) as f:
             readme = f.read()
-        pattern = re.compile(r"(<!-- bench-table -->\n).*?(\n<!-- /bench-table -->)", re.S)
+        pattern = re.compile(r"(<!-- bench-table -->\n).*?(<!-- /bench-table -->)", re.S)
         if not pattern.search(readme):
             sys.exit(f"{args.readme} has no <!-- bench-table --> markers")
-        readme = pattern.sub(lambda m: m.group(1) + text + m.group(2), readme)
+        readme = pattern.sub(lambda m: m.group(1) + text + "\n" + m.group(2), readme)
         with open(args.readme, "w") as f:
             f.write(readme)
 
