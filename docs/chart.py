@@ -5,9 +5,10 @@
     python3 docs/chart.py            # prints the table, writes docs/benchmarks.svg
 
 Every number is a ratio of medians from the same run: ErrGroup's time divided by the peer's, so
-below 1 means ErrGroup is faster. The bench measures each point once per round (`n-rROUND`); a
-point's time is the median of its rounds' medians (after a run with fewer rounds than an earlier
-one, remove target/criterion first so that no stale round is counted). Options: `--criterion DIR` (default target/criterion),
+below 1 means ErrGroup is faster. The bench measures each point once per round (`n-rROUND`), so
+each round gives one ratio from two medians measured seconds apart, and the table shows the median
+of those ratios (after a run with fewer rounds than an earlier one, remove target/criterion first
+so that no stale round is counted). Options: `--criterion DIR` (default target/criterion),
 `--svg FILE` (default docs/benchmarks.svg), `--readme FILE` to also replace the table between the
 `<!-- bench-table -->` and `<!-- /bench-table -->` markers in that file. Standard library only.
 """
@@ -67,8 +68,8 @@ def target(group, peer, n):
 
 
 def load(root):
-    """{(group, function, n): median in ns} from every `new/` result under `root`, the median
-    over rounds; also the newest result's time and the number of rounds."""
+    """{(group, function, n): {round: median in ns}} from every `new/` result under `root`; also
+    the newest result's time and the number of rounds."""
     rounds = {}
     newest = 0.0
     for directory, _, files in os.walk(root):
@@ -83,18 +84,17 @@ def load(root):
         if value is None:
             continue
         key = (bench["group_id"], bench["function_id"], int(value.group(1)))
-        rounds.setdefault(key, []).append(estimates["median"]["point_estimate"])
+        rounds.setdefault(key, {})[int(value.group(2))] = estimates["median"]["point_estimate"]
         newest = max(newest, os.path.getmtime(path))
-    medians = {key: statistics.median(times) for key, times in rounds.items()}
     count = max((len(times) for times in rounds.values()), default=0)
-    return medians, newest, count
+    return rounds, newest, count
 
 
 def ratio(medians, group, peer, n):
-    ours, theirs = medians.get((group, "errgroup", n)), medians.get((group, peer, n))
-    if ours is None or theirs is None:
-        return None
-    return ours / theirs
+    """The median over rounds of ErrGroup's median divided by the peer's, in the same round."""
+    ours, theirs = medians.get((group, "errgroup", n), {}), medians.get((group, peer, n), {})
+    ratios = [ours[r] / theirs[r] for r in ours if r in theirs]
+    return statistics.median(ratios) if ratios else None
 
 
 def size(n):
@@ -287,12 +287,12 @@ def main():
         sys.exit(f"no ErrGroup results under {args.criterion}: run `cargo bench --bench compare` first")
     where = machine(newest)
     caption = (
-        f"Ratio of medians (median of {rounds} rounds), ErrGroup ÷ peer, same run; below 1× ErrGroup is "
+        f"ErrGroup's median time ÷ the peer's, median over {rounds} rounds of one run; below 1× ErrGroup is "
         f"faster (log scale). Dashed lines: unboxed peers. {where}."
     )
     with open(args.svg, "w") as f:
         f.write(svg(medians, caption))
-    text = table(medians) + f"\n\nMachine and date: {where}; median of {rounds} rounds."
+    text = table(medians) + f"\n\nMachine and date: {where}; median over {rounds} rounds of the per-round ratios."
     print(text)
     if args.readme:
         with open(args.readme) as f:
