@@ -89,16 +89,27 @@
 //!
 //! ```
 //! use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-//! use std::time::Duration;
 //! use errgroup::ErrGroup;
 //!
+//! # /// Yields to the executor once.
+//! # async fn request() {
+//! #     let mut yielded = false;
+//! #     futures::future::poll_fn(|cx| {
+//! #         if std::mem::replace(&mut yielded, true) {
+//! #             return std::task::Poll::Ready(());
+//! #         }
+//! #         cx.waker().wake_by_ref();
+//! #         std::task::Poll::Pending
+//! #     })
+//! #     .await
+//! # }
 //! # futures::executor::block_on(async {
 //! let (running, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
 //! let fetch = |page: u32| {
 //!     let (running, most) = (&running, &most);
 //!     async move {
 //!         most.fetch_max(running.fetch_add(1, SeqCst) + 1, SeqCst);
-//!         smol::Timer::after(Duration::from_millis(1)).await; // stands for a request
+//!         request().await; // stands for a call that takes a while
 //!         running.fetch_sub(1, SeqCst);
 //!         Ok::<_, String>(page)
 //!     }
