@@ -4,6 +4,7 @@
 //! fires; for `ErrGroup` and `LocalErrGroup`, on futures' `block_on` and tokio's multi-thread
 //! runtime. Without it the panic reaches the caller with its payload, after the siblings were
 //! dropped and the token fired.
+#![cfg(feature = "std")]
 
 mod probe;
 
