@@ -192,9 +192,10 @@ where
             return;
         };
         inbox.register(cx.waker());
-        let inbox = Arc::clone(inbox);
         for _ in 0..inbox.queued() {
-            match inbox.pop() {
+            // Borrowed anew for each task (`enqueue` needs `&mut self`), not cloned: a clone
+            // would cost two atomic operations on every poll of a group that has a handle.
+            match self.inbox.get().and_then(|inbox| inbox.pop()) {
                 Some(task) => self.enqueue(task),
                 None => break,
             }
