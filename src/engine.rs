@@ -8,7 +8,7 @@
 //! `Pin<Box<dyn Future>>`, with or without `Send`), so one group holds futures of many types.
 //!
 //! ```text
-//!  push ──► waiting (VecDeque, FIFO) ──refill──► running (FuturesUnordered<Indexed<F>>)
+//!  push ──► waiting (VecDeque, FIFO) ──refill──► running (Running<Indexed<F>>)
 //!    ▲                                               │ (index, Ok(v))      │ (index, Err(e))
 //!  inbox (Handle pushes, any thread)                 ▼                     ▼
 //!                                      done (completion order) ──► Vec<T> in push order
@@ -20,6 +20,9 @@
 //! back the oldest, and the final `Vec` is `done` sorted by index. Tasks usually complete in push
 //! order; while they do, `done` keeps no indices and its buffer becomes the final `Vec` as it is,
 //! with no copy and no sort (`Collected`).
+//!
+//! `running` is a plain list polled in full while a group has at most `SMALL` running tasks, and
+//! a `FuturesUnordered` beyond that (see [`crate::running`]).
 //!
 //! # Invariants
 //!
@@ -42,9 +45,8 @@ use core::num::NonZeroUsize;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
-use futures_util::stream::{FuturesUnordered, StreamExt};
-
 use crate::handle::Inbox;
+use crate::running::Running;
 use crate::token::CancelToken;
 #[cfg(feature = "std")]
 use crate::Panicked;
@@ -69,7 +71,7 @@ impl<F: Future + Unpin> Future for Indexed<F> {
 }
 
 pub(crate) struct Core<F, T, E> {
-    running: FuturesUnordered<Indexed<F>>,
+    running: Running<Indexed<F>>,
     waiting: VecDeque<Indexed<F>>,
     /// Results collected by the group future, in completion order.
     done: Collected<T>,
@@ -89,7 +91,7 @@ where
 {
     pub(crate) fn new(limit: Option<NonZeroUsize>) -> Self {
         Core {
-            running: FuturesUnordered::new(),
+            running: Running::default(),
             waiting: VecDeque::new(),
             done: Collected::new(),
             next_index: 0,
@@ -208,7 +210,7 @@ where
         #[cfg(feature = "std")]
         if let Some(on_panic) = self.on_panic {
             let poll = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                self.running.poll_next_unpin(cx)
+                self.running.poll_next(cx)
             }));
             return match poll {
                 Ok(poll) => poll,
@@ -218,7 +220,7 @@ where
             };
         }
         let guard = TerminateOnUnwind(self);
-        let poll = guard.0.running.poll_next_unpin(cx);
+        let poll = guard.0.running.poll_next(cx);
         core::mem::forget(guard);
         poll
     }
@@ -266,6 +268,7 @@ where
         if let Some(value) = self.take_collected() {
             return Poll::Ready(Ok(Some(value)));
         }
+        self.running.start_pass();
         match self.poll_next(cx) {
             Poll::Ready(Some(Ok((_, value)))) => Poll::Ready(Ok(Some(value))),
             Poll::Ready(Some(Err(error))) => Poll::Ready(Err(error)),
@@ -280,6 +283,7 @@ where
         // Tasks that arrive during this poll (through a handle or from the waiting queue) may
         // complete too, but not without bound: past the budget we yield to the executor.
         let mut budget = self.len() + 1;
+        self.running.start_pass();
         loop {
             match self.poll_next(cx) {
                 Poll::Ready(Some(Ok((index, value)))) => {
@@ -421,9 +425,7 @@ impl<F, T, E> Core<F, T, E> {
     /// A destructor may panic. Each step takes the tasks out of their container before dropping
     /// them, and if one unwinds, the guard runs the steps again on the way out: every other task
     /// is still dropped before the panic reaches the caller (a second panicking destructor
-    /// aborts, as it does in a `Vec`). `FuturesUnordered`'s own `clear` and `drop` would leak
-    /// the tasks after a panicking one, so it is emptied through `into_iter`, whose drop
-    /// releases the rest normally.
+    /// aborts, as it does in a `Vec`).
     fn drop_tasks(&mut self) {
         let guard = DropTasksOnUnwind(self);
         let core = &mut *guard.0;
@@ -431,13 +433,7 @@ impl<F, T, E> Core<F, T, E> {
             inbox.drain();
         }
         core.waiting.clear();
-        // Taking the set allocates a fresh one: skip it when there is nothing to drop (every
-        // group that succeeded, and every drop after the group finished).
-        if !core.running.is_empty() {
-            for task in core::mem::take(&mut core.running) {
-                drop(task);
-            }
-        }
+        core.running.clear();
         core.done.clear();
         core::mem::forget(guard);
     }

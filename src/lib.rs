@@ -262,6 +262,7 @@ pub mod futures;
 mod group;
 mod handle;
 mod local;
+mod running;
 mod sync;
 mod token;
 

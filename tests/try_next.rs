@@ -94,35 +94,43 @@ fn dropping_a_pending_try_next_loses_no_result_and_no_task() {
     assert_eq!(probe.dropped(), 0);
 }
 
-/// A `TryNext` raced against a future that wins every other round: it is dropped mid-flight
-/// again and again, and still every result arrives exactly once and no task is dropped.
+/// A `TryNext` raced against a future that often wins: it is dropped mid-flight again and again,
+/// and still every result arrives exactly once and no task is dropped. With a limit of 8 the
+/// group polls its tasks as a list; with 32, through a `FuturesUnordered`.
 #[test]
 fn try_next_in_a_select_loop_is_cancel_safe() {
-    let n = if cfg!(miri) { 20 } else { 200 };
-    let probe = Probe::new();
-    let mut group = LocalErrGroup::<usize, ()>::with_limit(8);
-    for i in 0..n {
-        group.push(track(probe.clone(), i, async move {
-            yield_times(i % 5).await;
-            Ok(i)
-        }));
-    }
-    let (mut results, mut interrupted) = (Vec::new(), 0);
-    block_on(async {
-        loop {
-            match future::select(group.try_next(), Box::pin(yield_times(1))).await {
-                Either::Left((Ok(Some(i)), _)) => results.push(i),
-                Either::Left((Ok(None), _)) => break,
-                Either::Left((Err(()), _)) => unreachable!(),
-                Either::Right(((), _unfinished_try_next)) => interrupted += 1,
-            }
+    for limit in [8, 32] {
+        let n = if cfg!(miri) { 20 } else { 200 };
+        let probe = Probe::new();
+        let mut group = LocalErrGroup::<usize, ()>::with_limit(limit);
+        for i in 0..n {
+            group.push(track(probe.clone(), i, async move {
+                yield_times(3 + i % 5).await;
+                Ok(i)
+            }));
         }
-    });
-    assert!(interrupted > 0, "the race must drop some TryNext futures");
-    results.sort_unstable();
-    assert_eq!(results, (0..n).collect::<Vec<_>>());
-    assert_eq!(probe.completed(), n);
-    assert_eq!(probe.dropped(), 0);
+        let (mut results, mut interrupted) = (Vec::new(), 0);
+        block_on(async {
+            loop {
+                // The rival is polled first and is ready on its second poll: a `TryNext` that
+                // is still pending after its first poll is dropped.
+                match future::select(Box::pin(yield_times(1)), group.try_next()).await {
+                    Either::Right((Ok(Some(i)), _)) => results.push(i),
+                    Either::Right((Ok(None), _)) => break,
+                    Either::Right((Err(()), _)) => unreachable!(),
+                    Either::Left(((), _unfinished_try_next)) => interrupted += 1,
+                }
+            }
+        });
+        assert!(
+            interrupted > 0,
+            "limit {limit}: the race must drop some TryNext futures"
+        );
+        results.sort_unstable();
+        assert_eq!(results, (0..n).collect::<Vec<_>>(), "limit {limit}");
+        assert_eq!(probe.completed(), n, "limit {limit}");
+        assert_eq!(probe.dropped(), 0, "limit {limit}");
+    }
 }
 
 #[test]
