@@ -747,14 +747,21 @@ impl Driver {
         let start = lock(&self.world).events.len();
         self.poll_group()?;
         let events = lock(&self.world).events[start..].to_vec();
-        let progress: Vec<Id> = events
+        let mut progress: Vec<Id> = events
             .iter()
             .filter_map(|e| match e {
                 Event::PollBegin { .. } | Event::PollEnd | Event::Polled(_) => None,
-                Event::Started(id) | Event::Advanced(id) | Event::Completed(id, _) => Some(*id),
-                _ => Some(usize::MAX),
+                Event::Started(id)
+                | Event::Advanced(id)
+                | Event::Completed(id, _)
+                | Event::Dropped { id, .. }
+                | Event::Pushed(id)
+                | Event::HandlePushed { id, .. }
+                | Event::PushPanicked(id) => Some(*id),
+                Event::Violation(_) => Some(Id::MAX),
             })
             .collect();
+        progress.dedup();
         if !progress.is_empty() || self.finished {
             return Err(format!(
                 "lost wake-up: the group was not woken, yet a poll found work \
