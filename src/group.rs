@@ -29,6 +29,12 @@ use crate::{CancelToken, Handle, PushError};
 /// on any executor, and tasks may borrow the caller's locals. The flip side: tasks only make
 /// progress while the group is being polled (see the crate docs on stalls).
 ///
+/// While at most 16 tasks run, the group keeps them in a list and polls every one of them each
+/// time it is polled, as `try_join_all` does for short lists: no per-task bookkeeping, and a
+/// wake-up from any task wakes the caller directly. A task may therefore be polled without having
+/// been woken, which the `Future` contract allows. Beyond 16 the tasks move into a
+/// `FuturesUnordered`, which polls only the woken ones.
+///
 /// Use [`LocalErrGroup`](crate::LocalErrGroup) when the tasks are not `Send`.
 ///
 /// # Examples
