@@ -65,6 +65,7 @@ impl<F: Unpin> Running<F> {
 
 impl<F: Future + Unpin> Running<F> {
     /// Adds a task; it is polled before the current pass ends.
+    #[inline]
     pub(crate) fn push(&mut self, task: F) {
         match self {
             Running::List { tasks, .. } if tasks.len() < SMALL => {
@@ -97,6 +98,7 @@ impl<F: Future + Unpin> Running<F> {
     ///
     /// A list polls each task at most once per pass, in push order, including tasks pushed
     /// during the pass.
+    #[inline]
     pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<F::Output>> {
         match self {
             Running::List { tasks, next } => {
