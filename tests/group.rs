@@ -71,6 +71,49 @@ fn a_group_of_ready_tasks_of_many_kinds_collects_everything() {
     assert_eq!(block_on(group), Ok((0..n).collect::<Vec<_>>()));
 }
 
+/// A group polls up to 16 running tasks as a list and more through a `FuturesUnordered`. Groups
+/// on either side of that line, and groups that cross it while being polled (tasks pushing
+/// children through a handle), return every value, direct pushes in push order, and finish
+/// every task without dropping one early.
+#[test]
+fn groups_on_both_sides_of_sixteen_running_tasks_keep_every_task() {
+    for (direct, children) in [(1, 0), (16, 0), (17, 0), (40, 0), (8, 1), (16, 1), (6, 3)] {
+        let probe = Probe::new();
+        let mut group = ErrGroup::<usize, ()>::new();
+        let handle = group.handle();
+        for i in 0..direct {
+            let (handle, child_probe) = (handle.clone(), probe.clone());
+            group.push(track(probe.clone(), i, async move {
+                yield_times(i % 3).await;
+                for k in 0..children {
+                    let id = 1000 + 10 * i + k;
+                    let child = track(child_probe.clone(), id, async move {
+                        yield_times(k).await;
+                        Ok(id)
+                    });
+                    assert!(handle.push(child).is_ok(), "the group is running");
+                }
+                yield_times(1).await;
+                Ok(i)
+            }));
+        }
+        drop(handle);
+        let case = format!("{direct} tasks with {children} children each");
+        let values = run_by_hand(&mut group, 1_000).expect(&case);
+        let total = direct * (1 + children);
+        assert_eq!(values.len(), total, "{case}");
+        assert_eq!(values[..direct], (0..direct).collect::<Vec<_>>(), "{case}");
+        let mut spawned = values[direct..].to_vec();
+        spawned.sort_unstable();
+        let expected: Vec<usize> = (0..direct)
+            .flat_map(|i| (0..children).map(move |k| 1000 + 10 * i + k))
+            .collect();
+        assert_eq!(spawned, expected, "{case}");
+        assert_eq!(probe.completed(), total, "{case}");
+        assert_eq!(probe.dropped(), 0, "{case}");
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // First error wins, at once
 
@@ -534,6 +577,54 @@ fn a_self_waking_task_does_not_starve_a_sibling_in_select_macro() {
         }
     });
     assert_eq!(out, "sibling done");
+}
+
+/// Counts its polls; wakes itself on every poll and never finishes.
+struct CountsPolls(Arc<AtomicUsize>);
+
+impl Future for CountsPolls {
+    type Output = Result<(), ()>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.0.fetch_add(1, SeqCst);
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+/// Up to 16 running tasks, one poll of the group polls each of them exactly once: none skipped,
+/// none twice. Beyond 16, `FuturesUnordered` polls each woken task at most once per poll and
+/// yields early when tasks keep waking themselves; every task still gets its turn.
+#[test]
+fn one_poll_of_the_group_polls_each_task_at_most_once() {
+    for n in [1, 5, 16, 17, 40] {
+        let counters: Vec<Arc<AtomicUsize>> = (0..n).map(|_| Arc::default()).collect();
+        let mut group = ErrGroup::<(), ()>::new();
+        for counter in &counters {
+            group.push(CountsPolls(Arc::clone(counter)));
+        }
+        let polls = || -> Vec<usize> { counters.iter().map(|c| c.load(SeqCst)).collect() };
+        for round in 1..=3 {
+            let before = polls();
+            assert!(poll_once(&mut group).is_pending());
+            let after = polls();
+            let once: Vec<usize> = before.iter().map(|b| b + 1).collect();
+            if n <= 16 {
+                assert_eq!(after, once, "{n} tasks, poll {round}");
+            } else {
+                let most = before.iter().zip(&after).all(|(b, a)| a - b <= 1);
+                assert!(most, "{n} tasks, poll {round}: {before:?} -> {after:?}");
+            }
+        }
+        // Every task gets a turn within `n` polls, however early each poll yields.
+        let before = polls();
+        for _ in 0..n {
+            assert!(poll_once(&mut group).is_pending());
+        }
+        let after = polls();
+        let turns = before.iter().zip(&after).all(|(b, a)| a > b);
+        assert!(turns, "{n} tasks: {before:?} -> {after:?}");
+    }
 }
 
 #[test]
