@@ -10,11 +10,17 @@
 //! 50 ms; each piece of outside work prints when it sees the cancellation, and the example checks
 //! that both stopped long before their natural end (one second of work each).
 //!
+//! Then outside work that acts on *why* the group ended (Go's `context.Cause`): a writer thread
+//! stages the rows the group's tasks send it and waits for the token; it commits when the group
+//! finished (`Cause::Finished`) and rolls back otherwise. The import runs twice, once with every
+//! page fetched and once with a page that fails, and the example checks that the first
+//! committed and the second rolled back.
+//!
 //! Run it with `cargo run --example outside_work`.
 
 use std::time::{Duration, Instant};
 
-use errgroup::ErrGroup;
+use errgroup::{Cause, ErrGroup};
 use tokio::sync::mpsc;
 
 /// Each piece of outside work: 100 steps of 10 ms, one second if nobody stops it.
@@ -114,5 +120,71 @@ async fn main() -> Result<(), String> {
         at(),
         STEP * STEPS
     );
-    Ok(())
+
+    println!();
+    let ok = import(false).await;
+    let failed = import(true).await;
+    match (ok, failed) {
+        ((Ok(3), Verdict::Committed(3)), (Err(_), Verdict::RolledBack(_, Cause::Failed))) => {
+            println!("done: the import that finished committed, the one that failed rolled back");
+            Ok(())
+        }
+        (ok, failed) => Err(format!("wrong verdicts: {ok:?} and {failed:?}")),
+    }
+}
+
+/// What the writer did with the rows it staged.
+#[derive(Debug)]
+enum Verdict {
+    Committed(usize),
+    RolledBack(usize, Cause),
+}
+
+/// Fetches three pages in a group; each task hands its rows to a writer thread outside the
+/// group, which stages them until the token fires and then commits or rolls back on the token's
+/// cause. With `fail`, the last page fails after the others have been staged.
+async fn import(fail: bool) -> (Result<usize, String>, Verdict) {
+    let t0 = Instant::now();
+    let at = move || format!("[{:>4} ms]", t0.elapsed().as_millis());
+    let name = if fail { "import 2" } else { "import 1" };
+    let mut group = ErrGroup::new();
+    let token = group.token();
+    let (rows, staged) = std::sync::mpsc::channel::<String>();
+
+    // The writer: a blocking thread, out of the group's reach.
+    let writer = tokio::task::spawn_blocking(move || {
+        futures::executor::block_on(token.cancelled());
+        // Every row was sent before its task completed, so before the group ended.
+        let staged: Vec<String> = staged.try_iter().collect();
+        match token.cause() {
+            Some(Cause::Finished) => Verdict::Committed(staged.len()),
+            // `None` cannot happen once the token fired; the `Cause` enum may grow.
+            cause => Verdict::RolledBack(staged.len(), cause.unwrap_or(Cause::Dropped)),
+        }
+    });
+
+    for page in 1..=3_u64 {
+        let rows = rows.clone();
+        group.push(async move {
+            tokio::time::sleep(Duration::from_millis(10 * page)).await;
+            if fail && page == 3 {
+                return Err(format!("page {page}: 500 Internal Server Error"));
+            }
+            rows.send(format!("page {page}")).ok();
+            Ok(())
+        });
+    }
+    drop(rows);
+    let result = group.await.map(|pages| pages.len());
+    let verdict = writer.await.expect("the writer thread panicked");
+    match &verdict {
+        Verdict::Committed(n) => {
+            println!("{} {name}: group finished, writer committed {n} rows", at())
+        }
+        Verdict::RolledBack(n, cause) => println!(
+            "{} {name}: group ended ({cause}), writer rolled back {n} staged rows",
+            at()
+        ),
+    }
+    (result, verdict)
 }

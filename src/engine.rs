@@ -29,8 +29,9 @@
 //! - `waiting` is non-empty only while `running.len() >= limit`: a task waits only when it cannot
 //!   start, and waiting tasks start in FIFO order (`refill` after every completion, in
 //!   `set_limit`, and `push` never overtakes the queue).
-//! - Once `finished` is set (first error, panic, drop, or the group future's `Ready`), the group
-//!   holds no task, its inbox is closed and its token is cancelled; nothing starts again.
+//! - Once `ended` is set (first error, panic, drop, or the group future's `Ready`: the token's
+//!   [`Cause`]), the group holds no task, its inbox is closed and its token is cancelled with that
+//!   cause; nothing starts again, and the cause never changes.
 //! - `inbox` and `token` are created on first use (`handle()`, `token()`), so a group that uses
 //!   neither pays for neither.
 
@@ -48,6 +49,7 @@ use core::task::{Context, Poll};
 use crate::handle::Inbox;
 use crate::running::Running;
 use crate::token::CancelToken;
+use crate::Cause;
 #[cfg(feature = "std")]
 use crate::Panicked;
 
@@ -77,7 +79,8 @@ pub(crate) struct Core<F, T, E> {
     done: Collected<T>,
     next_index: usize,
     limit: Option<NonZeroUsize>,
-    finished: bool,
+    /// Why the group ended, once it has (see the invariants).
+    ended: Option<Cause>,
     inbox: OnceCell<Arc<Inbox<F>>>,
     token: OnceCell<CancelToken>,
     #[cfg(feature = "std")]
@@ -96,7 +99,7 @@ where
             done: Collected::new(),
             next_index: 0,
             limit,
-            finished: false,
+            ended: None,
             inbox: OnceCell::new(),
             token: OnceCell::new(),
             #[cfg(feature = "std")]
@@ -120,11 +123,11 @@ where
     }
 
     pub(crate) fn is_finished(&self) -> bool {
-        self.finished
+        self.ended.is_some()
     }
 
     pub(crate) fn len(&self) -> usize {
-        if self.finished {
+        if self.is_finished() {
             // Pushes that raced a failure still hold reservations; their tasks are gone.
             return 0;
         }
@@ -139,13 +142,13 @@ where
 
     /// Whether a task pushed now would be polled on the next poll (Go's `TryGo` condition).
     pub(crate) fn can_start(&self) -> bool {
-        !self.finished && self.waiting.is_empty() && self.under_limit()
+        !self.is_finished() && self.waiting.is_empty() && self.under_limit()
     }
 
     /// Adds a task; panics if the group has finished.
     pub(crate) fn push(&mut self, task: F, caller: &str) {
         assert!(
-            !self.finished,
+            !self.is_finished(),
             "{caller} called on a group that has already finished \
              (its future returned, it failed, or a task panicked)"
         );
@@ -174,7 +177,7 @@ where
 
     pub(crate) fn token(&self) -> CancelToken {
         self.token
-            .get_or_init(|| CancelToken::new(self.finished))
+            .get_or_init(|| CancelToken::new(self.ended))
             .clone()
     }
 
@@ -182,7 +185,7 @@ where
         match self.inbox.get() {
             Some(inbox) => Arc::downgrade(inbox),
             // A finished group never receives again: a dangling `Weak` refuses every push.
-            None if self.finished => Weak::new(),
+            None if self.is_finished() => Weak::new(),
             None => Arc::downgrade(self.inbox.get_or_init(|| Arc::new(Inbox::new()))),
         }
     }
@@ -215,6 +218,8 @@ where
             return match poll {
                 Ok(poll) => poll,
                 Err(payload) => {
+                    // Ended as `Panicked` here, so the `Failed` that follows changes nothing.
+                    self.terminate(Cause::Panicked);
                     Poll::Ready(Some((usize::MAX, Err(on_panic(Panicked::new(payload))))))
                 }
             };
@@ -231,7 +236,7 @@ where
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<(usize, T), E>>> {
-        if self.finished {
+        if self.is_finished() {
             return Poll::Ready(None);
         }
         loop {
@@ -242,7 +247,7 @@ where
                     return Poll::Ready(Some(Ok((index, value))));
                 }
                 Poll::Ready(Some((_, Err(error)))) => {
-                    self.terminate();
+                    self.terminate(Cause::Failed);
                     return Poll::Ready(Some(Err(error)));
                 }
                 // `running` is empty, so by the invariant `waiting` is too; only the inbox may
@@ -279,7 +284,9 @@ where
 
     /// The group future: every remaining result in push order, or the first error.
     pub(crate) fn poll_all(&mut self, cx: &mut Context<'_>, name: &str) -> Poll<Result<Vec<T>, E>> {
-        assert!(!self.finished, "`{name}` polled after it completed");
+        if let Some(cause) = self.ended {
+            finished_group_polled(name, cause);
+        }
         // Tasks that arrive during this poll (through a handle or from the waiting queue) may
         // complete too, but not without bound: past the budget we yield to the executor.
         let mut budget = self.len() + 1;
@@ -303,7 +310,7 @@ where
                         }
                     }
                     let done = core::mem::replace(&mut self.done, Collected::new());
-                    self.terminate();
+                    self.terminate(Cause::Finished);
                     return Poll::Ready(Ok(done.into_vec()));
                 }
                 Poll::Pending => return Poll::Pending,
@@ -326,8 +333,25 @@ where
             .field("running", &self.running.len())
             .field("waiting", &self.waiting.len())
             .field("limit", &self.limit)
-            .field("finished", &self.finished)
+            .field("ended", &self.ended)
             .finish_non_exhaustive()
+    }
+}
+
+/// The panic of a group future polled after its group ended, saying how it ended.
+#[cold]
+#[track_caller]
+fn finished_group_polled(name: &str, cause: Cause) -> ! {
+    match cause {
+        Cause::Finished => panic!(
+            "`{name}` polled after it completed: `.await` already returned its results \
+             (to keep using a group, take results with `try_next` instead)"
+        ),
+        Cause::Failed | Cause::Panicked => panic!(
+            "`{name}` polled after it failed: its first error was already returned \
+             (by `try_next`, `run_until` or an earlier poll), and it holds no task"
+        ),
+        Cause::Dropped => unreachable!("a dropped group cannot be polled"),
     }
 }
 
@@ -409,13 +433,14 @@ impl<F, T, E> Core<F, T, E> {
     ///
     /// The token fires before any task is dropped, so work outside the group hears of the
     /// failure as early as possible, and still hears of it if a task's destructor panics.
-    fn terminate(&mut self) {
-        self.finished = true;
+    /// Ending again (a failed group being dropped) keeps the first cause.
+    fn terminate(&mut self, cause: Cause) {
+        let cause = *self.ended.get_or_insert(cause);
         if let Some(inbox) = self.inbox.get() {
             inbox.close();
         }
         if let Some(token) = self.token.get() {
-            token.cancel();
+            token.cancel(cause);
         }
         self.drop_tasks();
     }
@@ -441,7 +466,7 @@ impl<F, T, E> Core<F, T, E> {
 
 impl<F, T, E> Drop for Core<F, T, E> {
     fn drop(&mut self) {
-        self.terminate();
+        self.terminate(Cause::Dropped);
     }
 }
 
@@ -451,7 +476,7 @@ struct TerminateOnUnwind<'c, F, T, E>(&'c mut Core<F, T, E>);
 
 impl<F, T, E> Drop for TerminateOnUnwind<'_, F, T, E> {
     fn drop(&mut self) {
-        self.0.terminate();
+        self.0.terminate(Cause::Panicked);
     }
 }
 

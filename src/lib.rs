@@ -37,6 +37,7 @@
 //! | `g.SetLimit(n)`, kratos `GOMAXPROCS` | [`ErrGroup::with_limit`], [`ErrGroup::set_limit`] |
 //! | `g.TryGo(f)` | [`ErrGroup::try_push`] |
 //! | `errgroup.WithContext(ctx)`, kratos `WithCancel` | [`ErrGroup::token`] ([`CancelToken`]) |
+//! | `context.Cause(ctx)` | [`token.cause()`](CancelToken::cause) ([`Cause`]) |
 //! | `g.Go` from inside a goroutine | [`ErrGroup::handle`] ([`Handle::push`]) |
 //! | kratos' panic `recover` | [`ErrGroup::catch_panics`] ([`Panicked`]) |
 //! | reading a results channel | [`ErrGroup::try_next`] |
@@ -196,6 +197,30 @@
 //! # });
 //! ```
 //!
+//! The token also says *why* the group ended (Go's `context.Cause`): [`CancelToken::cause`] is
+//! `None` while the group runs, then [`Cause::Finished`], [`Cause::Failed`],
+//! [`Cause::Panicked`] or [`Cause::Dropped`], whichever came first. Work that must commit on
+//! success and roll back otherwise reads it after the token fired:
+//!
+//! ```
+//! use errgroup::{Cause, ErrGroup};
+//!
+//! # futures::executor::block_on(async {
+//! for fail in [false, true] {
+//!     let mut group = ErrGroup::<(), &str>::new();
+//!     let token = group.token();
+//!     // A blocking writer outside the group: it stages its work, then waits for the verdict.
+//!     let writer = std::thread::spawn(move || {
+//!         futures::executor::block_on(token.cancelled());
+//!         if token.cause() == Some(Cause::Finished) { "commit" } else { "roll back" }
+//!     });
+//!     group.push(async move { if fail { Err("inventory: 503") } else { Ok(()) } });
+//!     let _ = group.await;
+//!     assert_eq!(writer.join().unwrap(), if fail { "roll back" } else { "commit" });
+//! }
+//! # });
+//! ```
+//!
 //! # Panics
 //!
 //! By default a panicking task unwinds out of the group's `poll` into the code awaiting it,
@@ -256,6 +281,7 @@
 
 extern crate alloc;
 
+mod cause;
 mod engine;
 mod error;
 pub mod futures;
@@ -266,6 +292,7 @@ mod running;
 mod sync;
 mod token;
 
+pub use crate::cause::Cause;
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub use crate::error::Panicked;

@@ -4,11 +4,13 @@ use alloc::sync::Arc;
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
-use core::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use core::sync::atomic::{AtomicU8, Ordering::SeqCst};
 use core::task::{Context, Poll};
 
 use event_listener::{Event, EventListener};
 use pin_project_lite::pin_project;
+
+use crate::Cause;
 
 /// Fires when its group fails, is dropped, or finishes: Go's `ctx` from `errgroup.WithContext`.
 ///
@@ -22,7 +24,8 @@ use pin_project_lite::pin_project;
 /// 'static`, and wakes waiters on any thread and any executor. It fires exactly once, never
 /// before the group ends: on the first error, when a task panics, when the group is dropped, and
 /// when the group future returns successfully ("the first time `Wait` returns"). A token taken
-/// from a group that has already ended is already cancelled.
+/// from a group that has already ended is already cancelled. [`cause`](CancelToken::cause) then
+/// says why the group ended (Go's `context.Cause`).
 ///
 /// # Examples
 ///
@@ -46,23 +49,47 @@ pub struct CancelToken {
     inner: Arc<Inner>,
 }
 
+/// The token's shared state.
+///
+/// # Why whoever sees the token fire also sees its cause
+///
+/// `state` is one word: `0` while the group runs, then the [`Cause::code`] of the first cause.
+/// The flag and the cause are therefore never written apart: the group's single
+/// compare-exchange from `0` both fires the token and records why, and every way of observing
+/// the firing (`is_cancelled`, `Cancelled` returning `Ready`, `run_until_cancelled` returning
+/// `None`) is a load of that same word that found it non-zero, so `cause()` after it reads the
+/// cause (and a later load of one atomic never reads an older value than an earlier one). The
+/// word is written at most once, so the cause never changes.
 struct Inner {
-    cancelled: AtomicBool,
+    state: AtomicU8,
     event: Event,
 }
 
+impl Inner {
+    fn is_cancelled(&self) -> bool {
+        self.state.load(SeqCst) != 0
+    }
+}
+
 impl CancelToken {
-    pub(crate) fn new(cancelled: bool) -> Self {
+    /// A token for a group that is running (`None`) or has ended with `cause`.
+    pub(crate) fn new(cause: Option<Cause>) -> Self {
         CancelToken {
             inner: Arc::new(Inner {
-                cancelled: AtomicBool::new(cancelled),
+                state: AtomicU8::new(cause.map_or(0, Cause::code)),
                 event: Event::new(),
             }),
         }
     }
 
-    pub(crate) fn cancel(&self) {
-        if !self.inner.cancelled.swap(true, SeqCst) {
+    /// Fires the token with `cause`, unless it has fired already (the first cause stays).
+    pub(crate) fn cancel(&self, cause: Cause) {
+        if self
+            .inner
+            .state
+            .compare_exchange(0, cause.code(), SeqCst, SeqCst)
+            .is_ok()
+        {
             self.inner.event.notify(usize::MAX);
         }
     }
@@ -79,7 +106,43 @@ impl CancelToken {
     /// assert!(token.is_cancelled());
     /// ```
     pub fn is_cancelled(&self) -> bool {
-        self.inner.cancelled.load(SeqCst)
+        self.inner.is_cancelled()
+    }
+
+    /// Why the group ended (Go's `context.Cause`): `None` while it runs, then the first
+    /// [`Cause`], which never changes afterwards.
+    ///
+    /// It is set in the same instant the token fires, so anyone who has seen the token fire
+    /// ([`is_cancelled`](Self::is_cancelled) returned `true`, [`cancelled`](Self::cancelled)
+    /// completed, [`run_until_cancelled`](Self::run_until_cancelled) returned `None`) reads
+    /// `Some` here. A token taken from a group that has already ended reads that group's cause.
+    ///
+    /// # Examples
+    ///
+    /// Outside work that commits when the group finished and rolls back otherwise:
+    ///
+    /// ```
+    /// use errgroup::{Cause, ErrGroup};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let mut group = ErrGroup::<u32, &str>::new();
+    /// let token = group.token();
+    /// let writer = std::thread::spawn(move || {
+    ///     futures::executor::block_on(token.cancelled());
+    ///     match token.cause() {
+    ///         Some(Cause::Finished) => "committed",
+    ///         _ => "rolled back",
+    ///     }
+    /// });
+    /// assert_eq!(group.token().cause(), None); // still running
+    /// group.push(async { Ok(1) });
+    /// group.push(async { Err("inventory: 503") });
+    /// assert_eq!(group.await, Err("inventory: 503"));
+    /// assert_eq!(writer.join().unwrap(), "rolled back");
+    /// # });
+    /// ```
+    pub fn cause(&self) -> Option<Cause> {
+        Cause::from_code(self.inner.state.load(SeqCst))
     }
 
     /// A future that completes when the token fires. It is `'static` and `Send`, so it can be
@@ -145,7 +208,7 @@ impl CancelToken {
 impl fmt::Debug for CancelToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CancelToken")
-            .field("cancelled", &self.is_cancelled())
+            .field("cause", &self.cause())
             .finish()
     }
 }
@@ -172,7 +235,7 @@ impl Future for Cancelled {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
         loop {
-            if this.inner.cancelled.load(SeqCst) {
+            if this.inner.is_cancelled() {
                 this.listener = None;
                 return Poll::Ready(());
             }
@@ -192,7 +255,7 @@ impl Future for Cancelled {
 impl fmt::Debug for Cancelled {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Cancelled")
-            .field("cancelled", &self.inner.cancelled.load(SeqCst))
+            .field("cancelled", &self.inner.is_cancelled())
             .finish()
     }
 }

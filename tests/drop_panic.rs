@@ -231,13 +231,13 @@ fn panic_under_try_next_reaches_the_caller_and_finishes_the_group() {
     assert_eq!(group.len(), 0);
     assert_eq!(drops.get(), 1, "the sibling was dropped on the way out");
 
-    // The group has finished: try_next says so, pushes are refused, polling it panics.
+    // The group has failed: try_next says so, pushes are refused, polling it panics and says why.
     assert_eq!(block_on(group.try_next()), Ok(None));
     assert!(handle.push(async { Ok(2) }).unwrap_err().is_closed());
     let push = panic::catch_unwind(AssertUnwindSafe(|| group.push(async { Ok(3) })));
     assert!(panic_message(&*push.unwrap_err()).is_some_and(|m| m.contains("already finished")));
     let poll = panic::catch_unwind(AssertUnwindSafe(|| poll_once(&mut group)));
-    assert!(panic_message(&*poll.unwrap_err()).is_some_and(|m| m.contains("after it completed")));
+    assert!(panic_message(&*poll.unwrap_err()).is_some_and(|m| m.contains("after it failed")));
 }
 
 /// A task holds a handle (and a shared value) while a sibling panics: the handle goes with the

@@ -22,7 +22,7 @@
 //!   before completing sees the token already cancelled;
 //! - **state**: the token is cancelled, the handle closed and the group terminated exactly when
 //!   the group failed, panicked, returned, or was dropped (not after `try_next` returned
-//!   `Ok(None)`); `len()` counts the unfinished tasks (zero once ended); a finished group refuses
+//!   `Ok(None)`), and the token's `cause()` is the first of those; `len()` counts the unfinished tasks (zero once ended); a finished group refuses
 //!   pushes (handle: `Err`; `push`: panic) and panics if polled again, while `try_next` keeps
 //!   returning `Ok(None)`;
 //! - **tasks**: no task is polled after it returned `Ready`, and none sees the token cancelled
@@ -41,7 +41,7 @@ use std::task::{Context, Poll, Waker};
 
 #[cfg(feature = "std")]
 use errgroup::Panicked;
-use errgroup::{CancelToken, ErrGroup, Handle};
+use errgroup::{CancelToken, Cause, ErrGroup, Handle};
 use futures::future::FusedFuture;
 use futures_test::task::{new_count_waker, AwokenCount};
 use proptest::prelude::*;
@@ -393,6 +393,8 @@ struct Driver {
     catch_panics: bool,
     /// The group failed, returned, or was dropped.
     finished: bool,
+    /// Why it ended: the first of those (what the token's `cause()` must say).
+    cause: Option<Cause>,
     /// Values the group future collected and `try_next` has not returned, in completion order.
     collected: VecDeque<Id>,
     /// Values `try_next` returned.
@@ -425,6 +427,7 @@ impl Driver {
             limit: script.limit,
             catch_panics: script.catch_panics,
             finished: false,
+            cause: None,
             collected: VecDeque::new(),
             taken: HashSet::new(),
         }
@@ -602,8 +605,12 @@ impl Driver {
             if self.events_since(start) != 0 {
                 return Err("polling a finished group touched its tasks".into());
             }
+            let said = match self.cause {
+                Some(Cause::Finished) => "polled after it completed",
+                _ => "polled after it failed",
+            };
             return match result {
-                Err(p) if payload_text(&*p).contains("polled after it completed") => Ok(()),
+                Err(p) if payload_text(&*p).contains(said) => Ok(()),
                 Err(p) => Err(format!("finished group poll: panic {}", payload_text(&*p))),
                 Ok(poll) => Err(format!("finished group poll returned {poll:?}, no panic")),
             };
@@ -627,13 +634,13 @@ impl Driver {
                 Ok(())
             }
             Ok(Poll::Ready(Ok(values))) if failed.is_none() => {
-                self.finished = true;
+                self.end(Cause::Finished);
                 self.collected.clear();
                 self.check_output(&values)
             }
             result => {
                 self.check_failure(result, failed, "group poll")?;
-                self.finished = true;
+                self.end_failed(failed);
                 Ok(())
             }
         }
@@ -697,7 +704,7 @@ impl Driver {
             (Ok(Poll::Pending), []) if !outstanding.is_empty() => Ok(()),
             (result, &[failed]) if failed.1 != End::Ok => {
                 self.check_failure(result, Some(failed), "try_next")?;
-                self.finished = true;
+                self.end_failed(Some(failed));
                 Ok(())
             }
             (result, completions) => Err(format!(
@@ -711,7 +718,7 @@ impl Driver {
     fn drop_group(&mut self) -> Result<(), String> {
         if let Some(group) = self.group.take() {
             catch(|| drop(group)).map_err(|p| format!("drop panicked: {}", payload_text(&*p)))?;
-            self.finished = true;
+            self.end(Cause::Dropped);
         }
         self.check()
     }
@@ -863,6 +870,20 @@ impl Driver {
     }
 
     /// The invariants that hold after every step.
+    /// The group has ended; the first cause is the one that stays.
+    fn end(&mut self, cause: Cause) {
+        self.finished = true;
+        self.cause.get_or_insert(cause);
+    }
+
+    /// The group has ended with the failing completion `failed`.
+    fn end_failed(&mut self, failed: Option<(Id, End)>) {
+        self.end(match failed {
+            Some((_, End::Panic)) => Cause::Panicked,
+            _ => Cause::Failed,
+        });
+    }
+
     fn check(&self) -> Result<(), String> {
         let events = self.events();
         if let Some(Event::Violation(v)) = events.iter().find(|e| matches!(e, Event::Violation(_)))
@@ -874,6 +895,13 @@ impl Driver {
                 "token cancelled = {}, but the group finished = {}",
                 self.token.is_cancelled(),
                 self.finished
+            ));
+        }
+        if self.token.cause() != self.cause {
+            return Err(format!(
+                "token cause = {:?}, but the group ended with {:?}",
+                self.token.cause(),
+                self.cause
             ));
         }
         if self.handle.is_closed() != self.finished {
