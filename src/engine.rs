@@ -108,8 +108,8 @@ where
         }
     }
 
-    pub(crate) fn limit(&self) -> Option<NonZeroUsize> {
-        self.limit
+    pub(crate) fn limit(&self) -> Option<usize> {
+        self.limit.map(NonZeroUsize::get)
     }
 
     pub(crate) fn set_limit(&mut self, limit: Option<NonZeroUsize>) {
@@ -124,6 +124,13 @@ where
 
     pub(crate) fn is_finished(&self) -> bool {
         self.ended.is_some()
+    }
+
+    /// Whether `try_next` has nothing to wait for: the group has ended, or it holds no task and
+    /// no kept result. Like `FuturesUnordered`'s `is_terminated`, so `select!` skips a group that
+    /// is empty for a moment, and takes it again once something is pushed.
+    pub(crate) fn has_nothing_next(&self) -> bool {
+        self.is_finished() || (self.len() == 0 && self.done.values.is_empty())
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -336,6 +343,22 @@ where
             .field("ended", &self.ended)
             .finish_non_exhaustive()
     }
+}
+
+/// A limit given by the user, checked: `Some(0)` panics (it must never become "no limit").
+#[track_caller]
+pub(crate) fn checked_limit(limit: Option<usize>, name: &str) -> Option<NonZeroUsize> {
+    limit.map(|n| NonZeroUsize::new(n).unwrap_or_else(|| zero_limit(name)))
+}
+
+/// The panic of a zero concurrency limit.
+#[cold]
+#[track_caller]
+fn zero_limit(name: &str) -> ! {
+    panic!(
+        "{name}: the concurrency limit must be at least 1 \
+         (a limit of 0 would never start a task; `None` means no limit)"
+    )
 }
 
 /// The panic of a group future polled after its group ended, saying how it ended.

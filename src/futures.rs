@@ -14,8 +14,11 @@ use crate::{ErrGroup, LocalErrGroup};
 /// The future returned by [`ErrGroup::try_next`] and [`LocalErrGroup::try_next`]: the next
 /// result in completion order, `Ok(None)` when no task is left, or the first error.
 ///
-/// It is a [`FusedFuture`] that counts as terminated once its group has finished, so
-/// `futures::select!` takes `group.try_next()` as it is, and skips it after the group failed.
+/// It is a [`FusedFuture`] that counts as terminated while its group holds no task (nothing is
+/// running, waiting or on its way through a handle, and no result is kept), and once the group
+/// has ended, as `FuturesUnordered` is when empty. So `futures::select!` takes `group.try_next()`
+/// as it is, skips it while the group is empty, and takes it again after a push: a loop that
+/// receives jobs and runs them neither stops at the first moment the group is empty nor spins.
 ///
 /// # Examples
 ///
@@ -31,33 +34,45 @@ use crate::{ErrGroup, LocalErrGroup};
 /// # });
 /// ```
 ///
-/// In a `futures::select!` loop beside other work, here a shutdown signal:
+/// In a `futures::select!` loop that receives jobs from another thread and runs them in the
+/// group. The group starts empty and is empty again whenever the jobs so far are done; `select!`
+/// skips it then, and `complete` ends the loop once the channel has closed *and* the group is
+/// empty:
 ///
 /// ```
 /// use errgroup::ErrGroup;
-/// use futures::{channel::oneshot, select};
+/// use futures::{channel::mpsc, select, StreamExt};
 ///
 /// # futures::executor::block_on(async {
-/// let (stop, mut stopped) = oneshot::channel::<()>();
-/// let mut stop = Some(stop);
-/// let mut group = ErrGroup::<u32, ()>::new();
-/// group.push(async { Ok(1) });
-/// group.push(futures::future::pending()); // never finishes
+/// let (jobs_tx, mut jobs) = mpsc::unbounded::<u32>();
+/// let producer = std::thread::spawn(move || {
+///     for job in 1..=5 {
+///         jobs_tx.unbounded_send(job).unwrap();
+///     }
+/// }); // dropping the sender closes the channel
+///
+/// let mut group = ErrGroup::<u32, String>::new();
 /// let mut results = vec![];
 /// loop {
 ///     select! {
-///         next = group.try_next() => {
-///             results.extend(next?);
-///             stop.take().map(|stop| stop.send(())); // enough: shut down
-///         }
-///         _ = stopped => break,
+///         job = jobs.next() => if let Some(job) = job {
+///             group.push(async move { Ok(job * 10) });
+///         },
+///         next = group.try_next() => if let Some(value) = next? {
+///             results.push(value);
+///         },
+///         complete => break, // no more jobs, and every one of them has run
 ///     }
 /// }
-/// drop(group); // drops the task that never finished
-/// assert_eq!(results, [1]);
-/// # Ok::<(), ()>(())
+/// producer.join().unwrap();
+/// results.sort();
+/// assert_eq!(results, [10, 20, 30, 40, 50]);
+/// # Ok::<(), String>(())
 /// # }).unwrap();
 /// ```
+///
+/// With `tokio::select!`, which does not look at `is_terminated`, guard the branch instead:
+/// `next = group.try_next(), if !group.is_empty() => ..`.
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct TryNext<'g, G> {
     group: &'g mut G,
@@ -87,13 +102,13 @@ impl<T, E> Future for TryNext<'_, LocalErrGroup<'_, T, E>> {
 
 impl<T, E> FusedFuture for TryNext<'_, ErrGroup<'_, T, E>> {
     fn is_terminated(&self) -> bool {
-        self.group.is_terminated()
+        self.group.has_nothing_next()
     }
 }
 
 impl<T, E> FusedFuture for TryNext<'_, LocalErrGroup<'_, T, E>> {
     fn is_terminated(&self) -> bool {
-        self.group.is_terminated()
+        self.group.has_nothing_next()
     }
 }
 

@@ -4,14 +4,13 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::fmt;
 use core::future::Future;
-use core::num::NonZeroUsize;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
 use futures_core::future::FusedFuture;
 use futures_util::future::LocalBoxFuture;
 
-use crate::engine::Core;
+use crate::engine::{checked_limit, Core};
 use crate::futures::TryNext;
 #[cfg(feature = "std")]
 use crate::Panicked;
@@ -73,7 +72,9 @@ impl<'a, T, E> LocalErrGroup<'a, T, E> {
     ///
     /// # Panics
     ///
-    /// If `limit` is zero: no task could ever start.
+    /// If `limit` is zero, with the message "LocalErrGroup: the concurrency limit must be at least 1
+    /// (a limit of 0 would never start a task; `None` means no limit)". Go's `SetLimit(0)` admits
+    /// no goroutine; here a group that could never start a task is refused when it is built.
     ///
     /// # Examples
     ///
@@ -86,34 +87,41 @@ impl<'a, T, E> LocalErrGroup<'a, T, E> {
     /// assert_eq!(group.await, Ok(vec![0, 1, 2, 3, 4]));
     /// # });
     /// ```
+    #[track_caller]
     pub fn with_limit(limit: usize) -> Self {
-        let limit = NonZeroUsize::new(limit).expect(
-            "LocalErrGroup::with_limit: the limit must be at least 1 (use `new` for no limit)",
-        );
         LocalErrGroup {
-            core: Core::new(Some(limit)),
+            core: Core::new(checked_limit(Some(limit), "LocalErrGroup")),
         }
     }
 
-    /// Changes the concurrency limit, at any time; `None` removes it.
+    /// Changes the concurrency limit, at any time (Go's `SetLimit`); `None` removes it.
     ///
     /// Raising the limit starts waiting tasks at once (they are polled on the next poll).
     /// Lowering it below the number of running tasks stops none of them: no new task starts
-    /// until fewer than the new limit are running. Unlike Go's `SetLimit`, this never panics.
+    /// until fewer than the new limit are running. Unlike Go's `SetLimit`, it may be called
+    /// while tasks run.
+    ///
+    /// # Panics
+    ///
+    /// If `limit` is `Some(0)`, with the same message as [`with_limit(0)`](Self::with_limit):
+    /// a zero limit never means "no limit" (`NonZeroUsize::new(0)` is `None`, which is why this
+    /// takes a plain `usize`).
     ///
     /// # Examples
     ///
     /// ```
-    /// use std::num::NonZeroUsize;
-    ///
     /// let mut group = errgroup::LocalErrGroup::<(), ()>::new();
-    /// group.set_limit(NonZeroUsize::new(4));
-    /// assert_eq!(group.limit(), NonZeroUsize::new(4));
+    /// group.set_limit(Some(4));
+    /// assert_eq!(group.limit(), Some(4));
     /// group.set_limit(None);
     /// assert_eq!(group.limit(), None);
+    ///
+    /// let set_zero = std::panic::AssertUnwindSafe(|| group.set_limit(Some(0)));
+    /// assert!(std::panic::catch_unwind(set_zero).is_err(), "a zero limit is refused");
     /// ```
-    pub fn set_limit(&mut self, limit: Option<NonZeroUsize>) {
-        self.core.set_limit(limit);
+    #[track_caller]
+    pub fn set_limit(&mut self, limit: Option<usize>) {
+        self.core.set_limit(checked_limit(limit, "LocalErrGroup"));
     }
 
     /// The concurrency limit, if any.
@@ -122,9 +130,10 @@ impl<'a, T, E> LocalErrGroup<'a, T, E> {
     ///
     /// ```
     /// let group = errgroup::LocalErrGroup::<(), ()>::with_limit(3);
-    /// assert_eq!(group.limit().map(|n| n.get()), Some(3));
+    /// assert_eq!(group.limit(), Some(3));
+    /// assert_eq!(errgroup::LocalErrGroup::<(), ()>::new().limit(), None);
     /// ```
-    pub fn limit(&self) -> Option<NonZeroUsize> {
+    pub fn limit(&self) -> Option<usize> {
         self.core.limit()
     }
 
@@ -337,6 +346,10 @@ impl<'a, T, E> LocalErrGroup<'a, T, E> {
 
     pub(crate) fn poll_try_next(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<T>, E>> {
         self.core.poll_try_next(cx)
+    }
+
+    pub(crate) fn has_nothing_next(&self) -> bool {
+        self.core.has_nothing_next()
     }
 }
 

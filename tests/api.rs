@@ -4,7 +4,6 @@
 use std::fmt;
 use std::future::{ready, Future};
 use std::marker::PhantomPinned;
-use std::num::NonZeroUsize;
 use std::rc::Rc;
 
 use errgroup::{errgroup, CancelToken, ErrGroup, Handle, LocalErrGroup, LocalHandle, PushError};
@@ -74,9 +73,9 @@ fn default_is_an_empty_group_without_a_limit() {
 }
 
 /// `Debug` must print `len` (running, waiting and handed in through a handle), the limit and
-/// whether the group finished, without requiring `Debug` of `T` or `E`.
+/// whether and why the group ended, without requiring `Debug` of `T` or `E`.
 #[test]
-fn debug_shows_the_task_count_the_limit_and_whether_the_group_finished() {
+fn debug_shows_the_task_count_the_limit_and_how_the_group_ended() {
     struct Opaque; // neither T nor E needs Debug
     let mut group = ErrGroup::<Opaque, Opaque>::with_limit(2);
     for _ in 0..3 {
@@ -88,19 +87,19 @@ fn debug_shows_the_task_count_the_limit_and_whether_the_group_finished() {
     assert!(debug.starts_with("ErrGroup"), "{debug}");
     assert!(debug.contains("len: 4"), "{debug}");
     assert!(debug.contains("limit: Some(2)"), "{debug}");
-    assert!(debug.contains("finished: false"), "{debug}");
+    assert!(debug.contains("ended: None"), "{debug}");
 
     assert!(block_on(&mut group).is_ok());
     let debug = format!("{group:?}");
     assert!(debug.contains("len: 0"), "{debug}");
-    assert!(debug.contains("finished: true"), "{debug}");
+    assert!(debug.contains("ended: Some(Finished)"), "{debug}");
 
     let group = LocalErrGroup::<Opaque, Opaque>::new();
     let debug = format!("{group:?}");
     assert!(debug.starts_with("LocalErrGroup"), "{debug}");
     assert!(debug.contains("len: 0"), "{debug}");
     assert!(debug.contains("limit: None"), "{debug}");
-    assert!(debug.contains("finished: false"), "{debug}");
+    assert!(debug.contains("ended: None"), "{debug}");
 }
 
 #[test]
@@ -187,7 +186,7 @@ fn extend_appends_in_order_and_respects_the_limit() {
     group.push(named(0));
     group.extend((1..5).map(named));
     assert_eq!(group.len(), 5);
-    assert_eq!(group.limit(), NonZeroUsize::new(2));
+    assert_eq!(group.limit(), Some(2));
     assert!(group.try_push(named(9)).unwrap_err().is_full());
     group.extend([named(5), named(6)]);
     assert_eq!(block_on(group), Ok((0..7).collect()));

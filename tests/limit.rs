@@ -1,11 +1,12 @@
 //! The concurrency limit: never more than `n` tasks polled at once, waiting tasks start in FIFO
-//! order and all of them run (Go's `TestGoLimit`); `with_limit(0)` panics; `set_limit` raises,
+//! order and all of them run (Go's `TestGoLimit`); `with_limit(0)` and `set_limit(Some(0))` panic
+//! with one message; `set_limit` raises,
 //! lowers and removes the limit; `try_push` hands the task back when full (Go's `TestTryGo`).
 
 mod probe;
 
 use std::future::Future;
-use std::num::NonZeroUsize;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::task::Poll;
 
@@ -105,16 +106,51 @@ fn waiting_tasks_are_not_polled_and_start_in_fifo_order_as_slots_free() {
     assert_eq!(probe.max_active(), 2);
 }
 
-#[test]
-#[should_panic(expected = "ErrGroup::with_limit: the limit must be at least 1")]
-fn with_limit_zero_panics() {
-    drop(ErrGroup::<(), ()>::with_limit(0));
+/// The message a zero limit panics with, from `with_limit(0)` and `set_limit(Some(0))` alike.
+fn zero_limit_message(name: &str) -> String {
+    format!(
+        "{name}: the concurrency limit must be at least 1 \
+         (a limit of 0 would never start a task; `None` means no limit)"
+    )
+}
+
+fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
 }
 
 #[test]
-#[should_panic(expected = "LocalErrGroup::with_limit: the limit must be at least 1")]
-fn local_with_limit_zero_panics() {
-    drop(LocalErrGroup::<(), ()>::with_limit(0));
+fn a_zero_limit_panics_with_one_message_and_never_means_no_limit() {
+    let with_limit = catch_unwind(|| drop(ErrGroup::<(), ()>::with_limit(0)));
+    assert_eq!(
+        panic_text(with_limit.unwrap_err()),
+        zero_limit_message("ErrGroup")
+    );
+    let with_limit = catch_unwind(|| drop(LocalErrGroup::<(), ()>::with_limit(0)));
+    assert_eq!(
+        panic_text(with_limit.unwrap_err()),
+        zero_limit_message("LocalErrGroup")
+    );
+
+    // `set_limit(Some(0))`: the same message, and the limit is left as it was.
+    let mut group = ErrGroup::<(), ()>::with_limit(3);
+    let set = catch_unwind(AssertUnwindSafe(|| group.set_limit(Some(0))));
+    assert_eq!(panic_text(set.unwrap_err()), zero_limit_message("ErrGroup"));
+    assert_eq!(group.limit(), Some(3));
+    let mut group = LocalErrGroup::<(), ()>::new();
+    let set = catch_unwind(AssertUnwindSafe(|| group.set_limit(Some(0))));
+    assert_eq!(
+        panic_text(set.unwrap_err()),
+        zero_limit_message("LocalErrGroup")
+    );
+    assert_eq!(
+        group.limit(),
+        None,
+        "a refused zero limit does not become a limit either"
+    );
 }
 
 #[test]
@@ -128,8 +164,8 @@ fn raising_the_limit_starts_waiting_tasks() {
     assert!(poll_once(&mut group).is_pending());
     assert_eq!(probe.started(), 2);
 
-    group.set_limit(NonZeroUsize::new(5));
-    assert_eq!(group.limit(), NonZeroUsize::new(5));
+    group.set_limit(Some(5));
+    assert_eq!(group.limit(), Some(5));
     assert!(poll_once(&mut group).is_pending());
     assert_eq!(probe.start_order(), [0, 1, 2, 3, 4]);
 
@@ -155,7 +191,7 @@ fn lowering_the_limit_lets_running_tasks_finish_but_starts_none_beyond_it() {
     assert!(poll_once(&mut group).is_pending());
     assert_eq!(probe.started(), 4);
 
-    group.set_limit(NonZeroUsize::new(2));
+    group.set_limit(Some(2));
     assert!(poll_once(&mut group).is_pending());
     assert_eq!(probe.active(), 4, "running tasks are not stopped");
     assert_eq!(probe.dropped(), 0);

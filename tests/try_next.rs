@@ -270,3 +270,107 @@ fn try_next_receives_tasks_pushed_through_a_handle() {
     assert_eq!(block_on(group.try_next()), Ok(None));
     assert!(!handle.is_closed(), "Ok(None) does not close the group");
 }
+
+/// `TryNext` is terminated while the group holds nothing to hand out, as `FuturesUnordered` is
+/// when empty, so `futures::select!` skips an empty group; a push (direct or through a handle)
+/// makes it live again, and a finished group stays terminated.
+#[test]
+fn try_next_is_terminated_exactly_while_the_group_holds_nothing() {
+    let mut group = ErrGroup::<u32, ()>::new();
+    assert!(group.try_next().is_terminated(), "a new group");
+    group.push(async { Ok(1) });
+    assert!(!group.try_next().is_terminated(), "after a push");
+    assert_eq!(block_on(group.try_next()), Ok(Some(1)));
+    assert!(group.try_next().is_terminated(), "after its last result");
+    assert!(!group.is_terminated(), "the group itself is still usable");
+
+    let handle = group.handle();
+    handle.push(async { Ok(2) }).unwrap();
+    assert!(
+        !group.try_next().is_terminated(),
+        "a handle push not yet received"
+    );
+    assert_eq!(block_on(group.try_next()), Ok(Some(2)));
+
+    // Results the group future collected before it was interrupted are still to be handed out.
+    let gate = Gate::new();
+    let wait = gate.wait();
+    group.push(async { Ok(3) });
+    group.push(async move {
+        wait.await;
+        Ok(4)
+    });
+    assert!(poll_once(&mut group).is_pending()); // collects 3, waits for 4
+    assert!(!group.try_next().is_terminated());
+    gate.open();
+    assert_eq!(block_on(group.try_next()), Ok(Some(3)));
+    assert_eq!(block_on(group.try_next()), Ok(Some(4)));
+    assert!(group.try_next().is_terminated());
+
+    group.push(async { Err(()) });
+    assert_eq!(block_on(group.try_next()), Err(()));
+    assert!(group.try_next().is_terminated(), "a failed group");
+
+    let mut local = LocalErrGroup::<u32, ()>::new();
+    assert!(local.try_next().is_terminated());
+    local.push(async { Ok(1) });
+    assert!(!local.try_next().is_terminated());
+}
+
+/// The `select!` loop a newcomer writes first: a group that starts empty receives
+/// jobs from another thread, is empty again between bursts, and the loop runs every job. It
+/// neither stops at the first moment the group is empty (the `None => break` trap) nor spins.
+#[test]
+fn a_select_loop_over_a_group_that_is_often_empty_runs_every_job() {
+    use futures::channel::mpsc;
+    use futures::{select, StreamExt};
+
+    let jobs_total = if cfg!(miri) { 6 } else { 60 };
+    let (jobs_tx, mut jobs) = mpsc::unbounded::<u32>();
+    let producer = std::thread::spawn(move || {
+        for job in 0..jobs_total {
+            jobs_tx.unbounded_send(job).unwrap();
+            if job % 3 == 0 {
+                // Let the group run dry between bursts.
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        }
+    });
+    let mut group = ErrGroup::<u32, String>::new();
+    let mut results = vec![];
+    let mut iterations = 0;
+    block_on(async {
+        loop {
+            iterations += 1;
+            if iterations > 4 * jobs_total as usize + 10 {
+                return Err(format!(
+                    "spinning: {iterations} iterations, {} results",
+                    results.len()
+                ));
+            }
+            select! {
+                job = jobs.next() => if let Some(job) = job {
+                    group.push(async move {
+                        yield_times(job as usize % 3).await;
+                        Ok(job)
+                    });
+                },
+                next = group.try_next() => if let Some(value) = next? {
+                    results.push(value);
+                },
+                complete => break,
+            }
+        }
+        Ok::<(), String>(())
+    })
+    .unwrap();
+    producer.join().unwrap();
+    results.sort_unstable();
+    assert_eq!(results, (0..jobs_total).collect::<Vec<_>>());
+    // One iteration per job received and per result, plus the closing `None` of the channel
+    // and `complete`: an `Ok(None)` that looped back would spin far beyond that.
+    assert!(
+        iterations <= 2 * jobs_total as usize + 2,
+        "{iterations} iterations for {jobs_total} jobs"
+    );
+}
