@@ -294,22 +294,11 @@ where
         if let Some(cause) = self.ended {
             finished_group_polled(name, cause);
         }
-        // Tasks that arrive during this poll (through a handle or from the waiting queue) may
-        // complete too, but not without bound: past the budget we yield to the executor.
-        let mut budget = self.len() + 1;
-        self.running.start_pass();
         loop {
-            match self.poll_next(cx) {
-                Poll::Ready(Some(Ok((index, value)))) => {
-                    self.collect(index, value);
-                    budget -= 1;
-                    if budget == 0 {
-                        cx.waker().wake_by_ref();
-                        return Poll::Pending;
-                    }
-                }
-                Poll::Ready(Some(Err(error))) => return Poll::Ready(Err(error)),
-                Poll::Ready(None) => {
+            match self.drive(cx) {
+                Drove::Failed(error) => return Poll::Ready(Err(error)),
+                Drove::Pending => return Poll::Pending,
+                Drove::Empty => {
                     if let Some(inbox) = self.inbox.get() {
                         // A push reserved its place after we looked: run it before finishing.
                         if !inbox.try_close() {
@@ -320,7 +309,56 @@ where
                     self.terminate(Cause::Finished);
                     return Poll::Ready(Ok(done.into_vec()));
                 }
-                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+
+    /// `run_until`: polls `fut`, then the tasks; `Ok(output)` as soon as `fut` completes, the
+    /// results that completed meanwhile kept in `done` (for `try_next` and the group future,
+    /// each in its own order), or the first error at once. An empty group stays open (a
+    /// handle may still push into it), and an ended one only runs `fut`.
+    ///
+    /// Each side is polled once per call at most as much as the group future would poll it:
+    /// `fut` once, the tasks within [`drive`](Self::drive)'s budget, so neither a `fut` nor a
+    /// task that keeps waking itself holds the executor's thread.
+    pub(crate) fn poll_run_until<O>(
+        &mut self,
+        cx: &mut Context<'_>,
+        fut: Pin<&mut impl Future<Output = O>>,
+    ) -> Poll<Result<O, E>> {
+        if let Poll::Ready(output) = fut.poll(cx) {
+            return Poll::Ready(Ok(output));
+        }
+        if self.is_finished() {
+            return Poll::Pending;
+        }
+        match self.drive(cx) {
+            Drove::Failed(error) => Poll::Ready(Err(error)),
+            Drove::Pending | Drove::Empty => Poll::Pending,
+        }
+    }
+
+    /// Polls the tasks on behalf of an outside poll, collecting each result into `done`.
+    ///
+    /// Tasks that arrive during the call (through a handle, from the waiting queue) may complete
+    /// in it too, but not without bound: past `len() + 1` results it wakes the caller and
+    /// returns `Pending`, handing the thread back to the executor.
+    fn drive(&mut self, cx: &mut Context<'_>) -> Drove<E> {
+        let mut budget = self.len() + 1;
+        self.running.start_pass();
+        loop {
+            match self.poll_next(cx) {
+                Poll::Ready(Some(Ok((index, value)))) => {
+                    self.collect(index, value);
+                    budget -= 1;
+                    if budget == 0 {
+                        cx.waker().wake_by_ref();
+                        return Drove::Pending;
+                    }
+                }
+                Poll::Ready(Some(Err(error))) => return Drove::Failed(error),
+                Poll::Ready(None) => return Drove::Empty,
+                Poll::Pending => return Drove::Pending,
             }
         }
     }
@@ -343,6 +381,16 @@ where
             .field("ended", &self.ended)
             .finish_non_exhaustive()
     }
+}
+
+/// How [`Core::drive`] ended.
+enum Drove<E> {
+    /// A task failed; the group has ended.
+    Failed(E),
+    /// No task is left, none is on its way through a handle, and the group is still open.
+    Empty,
+    /// Some task is pending (or the budget ran out, and the caller has been woken).
+    Pending,
 }
 
 /// A limit given by the user, checked: `Some(0)` panics (it must never become "no limit").

@@ -8,6 +8,7 @@ use core::task::{Context, Poll};
 
 pub use crate::token::{Cancelled, RunUntilCancelled};
 use futures_core::future::FusedFuture;
+use pin_project_lite::pin_project;
 
 use crate::{ErrGroup, LocalErrGroup};
 
@@ -117,5 +118,92 @@ impl<G: fmt::Debug> fmt::Debug for TryNext<'_, G> {
         f.debug_struct("TryNext")
             .field("group", &self.group)
             .finish()
+    }
+}
+
+pin_project! {
+    /// The future returned by [`ErrGroup::run_until`] and [`LocalErrGroup::run_until`]: runs a
+    /// future of the caller's while driving the group's tasks.
+    ///
+    /// It resolves to `Ok(output)` as soon as the caller's future completes (the results that
+    /// finished meanwhile stay in the group), or to the group's first error, with the caller's
+    /// future dropped. Dropping it drops only the caller's future. It is `Send` when the
+    /// caller's future and the group are, and a [`FusedFuture`] that is terminated once it has
+    /// returned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use errgroup::{futures::RunUntil, ErrGroup};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let mut group = ErrGroup::<u32, ()>::new();
+    /// group.push(async { Ok(1) });
+    /// let run: RunUntil<'_, ErrGroup<'_, u32, ()>, _> = group.run_until(async { "mine" });
+    /// assert_eq!(run.await, Ok("mine"));
+    /// assert_eq!(group.await, Ok(vec![1]));
+    /// # });
+    /// ```
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
+    pub struct RunUntil<'g, G, F> {
+        group: &'g mut G,
+        // `None` once it has returned: the caller's future is dropped as soon as the outcome is
+        // known (at once on a task's error).
+        #[pin]
+        fut: Option<F>,
+    }
+}
+
+impl<'g, G, F> RunUntil<'g, G, F> {
+    pub(crate) fn new(group: &'g mut G, fut: F) -> Self {
+        RunUntil {
+            group,
+            fut: Some(fut),
+        }
+    }
+}
+
+/// The message of a `RunUntil` polled again after it returned.
+const RUN_UNTIL_DONE: &str = "`RunUntil` polled after it completed";
+
+impl<T, E, F: Future> Future for RunUntil<'_, ErrGroup<'_, T, E>, F> {
+    type Output = Result<F::Output, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let fut = this.fut.as_mut().as_pin_mut().expect(RUN_UNTIL_DONE);
+        let output = futures_core::ready!(this.group.poll_run_until(cx, fut));
+        this.fut.set(None);
+        Poll::Ready(output)
+    }
+}
+
+impl<T, E, F: Future> Future for RunUntil<'_, LocalErrGroup<'_, T, E>, F> {
+    type Output = Result<F::Output, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let fut = this.fut.as_mut().as_pin_mut().expect(RUN_UNTIL_DONE);
+        let output = futures_core::ready!(this.group.poll_run_until(cx, fut));
+        this.fut.set(None);
+        Poll::Ready(output)
+    }
+}
+
+impl<G, F> FusedFuture for RunUntil<'_, G, F>
+where
+    Self: Future,
+{
+    fn is_terminated(&self) -> bool {
+        self.fut.is_none()
+    }
+}
+
+impl<G: fmt::Debug, F> fmt::Debug for RunUntil<'_, G, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunUntil")
+            .field("group", &self.group)
+            .field("done", &self.fut.is_none())
+            .finish_non_exhaustive()
     }
 }

@@ -11,7 +11,7 @@ use futures_core::future::FusedFuture;
 use futures_util::future::BoxFuture;
 
 use crate::engine::{checked_limit, Core};
-use crate::futures::TryNext;
+use crate::futures::{RunUntil, TryNext};
 #[cfg(feature = "std")]
 use crate::Panicked;
 use crate::{CancelToken, Handle, PushError};
@@ -362,6 +362,98 @@ impl<'a, T, E> ErrGroup<'a, T, E> {
 
     pub(crate) fn has_nothing_next(&self) -> bool {
         self.core.has_nothing_next()
+    }
+
+    /// Runs `fut` to completion while driving the group's tasks: the tasks keep running while
+    /// the caller awaits its own work (tokio's `LocalSet::run_until`).
+    ///
+    /// A group's tasks only make progress while something polls the group. A `try_next` loop
+    /// that awaits something slow between two calls, such as saving each result, stalls every
+    /// task meanwhile; `run_until` is the way to await that work without the stall.
+    ///
+    /// Each poll polls `fut`, then the tasks. It resolves to:
+    ///
+    /// - `Ok(output)` as soon as `fut` completes. Results of tasks that finished meanwhile are
+    ///   kept: [`try_next`](Self::try_next) hands them out in completion order, and the group
+    ///   future returns them in push order with the rest. The group stays as it was (tasks
+    ///   still running stay running), so it can be driven further in any way.
+    /// - `Err(error)` at once when a task fails: the group has failed exactly as if it were
+    ///   being awaited (every task dropped, the token fired, handles refused), and `fut` is
+    ///   dropped before this returns.
+    ///
+    /// On an empty or finished group it just runs `fut`; an empty group still receives what a
+    /// [`Handle`] pushes while `fut` runs, so `fut` can be the producer that feeds the group.
+    /// `fut` need not be `Send` (the returned future is `Send` when `fut` and the group are),
+    /// and it may borrow anything but the group itself.
+    ///
+    /// # Panics
+    ///
+    /// A panicking task behaves as under `.await`: it unwinds through this future (its
+    /// siblings dropped and the token fired on the way), or becomes the error with
+    /// [`catch_panics`](Self::catch_panics). A panic in `fut` unwinds to the caller and leaves
+    /// the group as it was.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the returned future drops `fut` and nothing else. The tasks live
+    /// in the group, not in this future, and a result is moved into the group's kept results
+    /// in the same poll that takes it from its task, so no task is dropped and no result is
+    /// lost; the tasks simply wait for the next poll of the group.
+    ///
+    /// # Examples
+    ///
+    /// Saving each result while the other fetches carry on:
+    ///
+    /// ```
+    /// use errgroup::ErrGroup;
+    ///
+    /// # /// Yields to the executor `n` times: stands for real I/O.
+    /// # async fn io(n: usize) {
+    /// #     for _ in 0..n {
+    /// #         let mut yielded = false;
+    /// #         futures::future::poll_fn(|cx| {
+    /// #             if std::mem::replace(&mut yielded, true) {
+    /// #                 return std::task::Poll::Ready(());
+    /// #             }
+    /// #             cx.waker().wake_by_ref();
+    /// #             std::task::Poll::Pending
+    /// #         })
+    /// #         .await;
+    /// #     }
+    /// # }
+    /// async fn fetch(id: u32) -> Result<u32, String> {
+    ///     io(5).await;
+    ///     Ok(id)
+    /// }
+    /// async fn save(id: u32) -> Result<(), String> {
+    ///     io(20).await; // slower than a fetch
+    ///     Ok(())
+    /// }
+    ///
+    /// # futures::executor::block_on(async {
+    /// let mut group = ErrGroup::new();
+    /// for id in 0..4 {
+    ///     group.push(fetch(id));
+    /// }
+    /// let first = group.try_next().await?.unwrap();
+    /// // The outer `?` is the group's error (a fetch failed), the inner one `save`'s own.
+    /// group.run_until(save(first)).await??;
+    /// // The other fetches finished while `save` ran: their results were kept.
+    /// assert_eq!(group.len(), 0);
+    /// assert_eq!(group.await?, [1, 2, 3]);
+    /// # Ok::<(), String>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn run_until<F: Future>(&mut self, fut: F) -> RunUntil<'_, Self, F> {
+        RunUntil::new(self, fut)
+    }
+
+    pub(crate) fn poll_run_until<F: Future>(
+        &mut self,
+        cx: &mut Context<'_>,
+        fut: Pin<&mut F>,
+    ) -> Poll<Result<F::Output, E>> {
+        self.core.poll_run_until(cx, fut)
     }
 }
 

@@ -11,7 +11,7 @@ use futures_core::future::FusedFuture;
 use futures_util::future::LocalBoxFuture;
 
 use crate::engine::{checked_limit, Core};
-use crate::futures::TryNext;
+use crate::futures::{RunUntil, TryNext};
 #[cfg(feature = "std")]
 use crate::Panicked;
 use crate::{CancelToken, LocalHandle, PushError};
@@ -350,6 +350,72 @@ impl<'a, T, E> LocalErrGroup<'a, T, E> {
 
     pub(crate) fn has_nothing_next(&self) -> bool {
         self.core.has_nothing_next()
+    }
+
+    /// Runs `fut` to completion while driving the group's tasks, so they keep running while
+    /// the caller awaits its own work; see [`ErrGroup::run_until`](crate::ErrGroup::run_until).
+    ///
+    /// `Ok(output)` as soon as `fut` completes, with the results that finished meanwhile kept
+    /// for [`try_next`](Self::try_next) and the group future; `Err(error)` at once when a task
+    /// fails (the group fails as under `.await`, and `fut` is dropped). On an empty or finished
+    /// group it just runs `fut`.
+    ///
+    /// # Panics
+    ///
+    /// A panicking task behaves as under `.await`; a panic in `fut` leaves the group as it was.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the returned future drops only `fut`; the tasks and every result
+    /// already taken from them stay in the group.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{cell::Cell, rc::Rc};
+    /// use errgroup::LocalErrGroup;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let finished = Rc::new(Cell::new(0));
+    /// let mut group = LocalErrGroup::<(), ()>::new();
+    /// for _ in 0..3 {
+    ///     let finished = Rc::clone(&finished);
+    ///     group.push(async move {
+    ///         futures::pending!(); // wait for one more poll
+    ///         finished.set(finished.get() + 1);
+    ///         Ok(())
+    ///     });
+    /// }
+    /// // The caller's own work, driving the group while it runs.
+    /// let mine = group.run_until(async {
+    ///     for _ in 0..2 {
+    ///         let mut polled = false;
+    ///         futures::future::poll_fn(|cx| {
+    ///             if std::mem::replace(&mut polled, true) {
+    ///                 return std::task::Poll::Ready(());
+    ///             }
+    ///             cx.waker().wake_by_ref();
+    ///             std::task::Poll::Pending
+    ///         })
+    ///         .await;
+    ///     }
+    ///     "mine"
+    /// });
+    /// assert_eq!(mine.await, Ok("mine"));
+    /// assert_eq!(finished.get(), 3, "the tasks ran meanwhile");
+    /// assert_eq!(group.await, Ok(vec![(), (), ()]));
+    /// # });
+    /// ```
+    pub fn run_until<F: Future>(&mut self, fut: F) -> RunUntil<'_, Self, F> {
+        RunUntil::new(self, fut)
+    }
+
+    pub(crate) fn poll_run_until<F: Future>(
+        &mut self,
+        cx: &mut Context<'_>,
+        fut: Pin<&mut F>,
+    ) -> Poll<Result<F::Output, E>> {
+        self.core.poll_run_until(cx, fut)
     }
 }
 

@@ -2,6 +2,7 @@
 //! to work on: futures' `block_on`, `LocalPool` (with `LocalErrGroup` and `Rc`-sharing tasks) and
 //! `ThreadPool` (the group spawned on the pool), tokio current-thread (tokio timers), tokio
 //! multi-thread (the group itself spawned, tasks woken from other threads) and smol (smol timers).
+//! The scenarios cover awaiting the group, `try_next`, the limit, handles and `run_until`.
 //!
 //! Each executor module provides:
 //! - `Group<'a, T, E>`: `ErrGroup`, or `LocalErrGroup` where tasks are not `Send`;
@@ -170,6 +171,91 @@ macro_rules! scenarios {
                 group.await
             });
             assert_eq!(values, Ok(vec![0, 11, 12, 13, 100]));
+        }
+
+        /// `run_until`: the tasks finish while the caller's own future waits on the executor's
+        /// wakeups; their results are kept, and `try_next` then the group future hand them out.
+        #[test]
+        fn run_until_drives_the_tasks_while_the_callers_future_runs() {
+            let n = if cfg!(miri) { 6 } else { 30 };
+            let (seen, first, rest) = run(async move {
+                let finished = Shared::new(AtomicUsize::new(0));
+                let mut group = Group::<usize, String>::new();
+                for i in 0..n {
+                    let finished = finished.clone();
+                    group.push(async move {
+                        later(1 + i as u64 % 3).await;
+                        finished.fetch_add(1, SeqCst);
+                        Ok(i)
+                    });
+                }
+                // The caller's work: it waits (a bounded number of times) until every task is
+                // done, which only happens if the group runs meanwhile.
+                let seen = group
+                    .run_until(async {
+                        for _ in 0..1_000 {
+                            if finished.load(SeqCst) == n {
+                                break;
+                            }
+                            later(1).await;
+                        }
+                        finished.load(SeqCst)
+                    })
+                    .await?;
+                let first = group.try_next().await?;
+                let rest = group.await?;
+                Ok::<_, String>((seen, first, rest))
+            })
+            .unwrap();
+            assert_eq!(seen, n);
+            let mut all: Vec<usize> = first.into_iter().chain(rest.iter().copied()).collect();
+            all.sort_unstable();
+            assert_eq!(all, (0..n).collect::<Vec<_>>());
+            assert!(rest.windows(2).all(|w| w[0] < w[1]), "push order: {rest:?}");
+        }
+
+        /// `run_until` with a producer that pushes through a handle and waits for each job to
+        /// have run before the next: the jobs run while it produces, then the group future
+        /// returns them in arrival order.
+        #[test]
+        fn run_until_a_producer_pushes_through_a_handle() {
+            let jobs = if cfg!(miri) { 4 } else { 12 };
+            let values = run(async move {
+                let mut group = Group::<u32, String>::new();
+                let handle = group.handle();
+                let ran = Shared::new(AtomicUsize::new(0));
+                let counter = ran.clone();
+                let ran_while_producing = group
+                    .run_until(async move {
+                        for job in 0..jobs {
+                            let job_counter = counter.clone();
+                            handle
+                                .push(async move {
+                                    later(1).await;
+                                    job_counter.fetch_add(1, SeqCst);
+                                    Ok(job)
+                                })
+                                .map_err(|e| e.to_string())?;
+                            // The next job only once this one has run (a bounded wait).
+                            for _ in 0..1_000 {
+                                if counter.load(SeqCst) > job as usize {
+                                    break;
+                                }
+                                later(1).await;
+                            }
+                        }
+                        Ok::<_, String>(counter.load(SeqCst))
+                    })
+                    .await??;
+                assert_eq!(
+                    ran_while_producing, jobs as usize,
+                    "the jobs ran while produced"
+                );
+                let values = group.await?;
+                assert_eq!(ran.load(SeqCst), jobs as usize);
+                Ok::<_, String>(values)
+            });
+            assert_eq!(values, Ok((0..jobs).collect::<Vec<_>>()));
         }
     };
 }
