@@ -33,8 +33,9 @@
 //! |---|---|
 //! | `var g errgroup.Group` | [`ErrGroup::new()`] |
 //! | `g.Go(f)` | [`group.push(fut)`](ErrGroup::push), [`errgroup![a, b, c]`](errgroup!) |
+//! | the caller's own work while the goroutines run | [`group.run_until(work)`](ErrGroup::run_until) |
 //! | `g.Wait()` | `group.await` (all results, in push order) |
-//! | `g.SetLimit(n)`, kratos `GOMAXPROCS` | [`ErrGroup::with_limit`], [`ErrGroup::set_limit`] |
+//! | `g.SetLimit(n)`, kratos `GOMAXPROCS` | [`ErrGroup::with_limit`], [`ErrGroup::set_limit`] (`Some(n)`) |
 //! | `g.TryGo(f)` | [`ErrGroup::try_push`] |
 //! | `errgroup.WithContext(ctx)`, kratos `WithCancel` | [`ErrGroup::token`] ([`CancelToken`]) |
 //! | `context.Cause(ctx)` | [`token.cause()`](CancelToken::cause) ([`Cause`]) |
@@ -44,11 +45,11 @@
 //!
 //! Use [`LocalErrGroup`] when the tasks are not `Send`.
 //!
-//! **When not to use it.** For a fixed set of futures of one type, with no limit,
-//! `futures::future::try_join_all` or futures-concurrency's `try_join` (which also joins tuples
-//! of different output types) do the job. The group runs its tasks concurrently on one task, not
-//! in parallel: CPU-bound work belongs on threads or on a runtime's spawned tasks (tokio's
-//! `JoinSet`), which the group can then wait for and stop with its [token](#work-outside-the-group).
+//! **When not to use it.** For a fixed set of futures with no limit, `futures::try_join!` (a
+//! typed tuple), `futures::future::try_join_all` or futures-concurrency's `try_join` do the job.
+//! The group runs its tasks concurrently on one task, not in parallel: CPU-bound work belongs on
+//! threads or on a runtime's spawned tasks, which the group can then wait for and stop
+//! ([CPU work and parallelism](#cpu-work-and-parallelism)).
 //!
 //! # Fan-out
 //!
@@ -253,14 +254,136 @@
 //! # fn main() {}
 //! ```
 //!
-//! # Stalls: tasks run only while the group is polled
+//! # Your own work while the tasks run: `run_until`
 //!
 //! Because the group polls its tasks itself, they make progress only while the group is being
 //! polled. A loop that takes a result with [`try_next`](ErrGroup::try_next) and then awaits
-//! something slow *before* calling `try_next` again stalls every task meanwhile (the
-//! `FuturesUnordered` trade-off, futures-rs #2387). To avoid it: keep the loop body short; push
-//! the slow step into the group as a task of its own; `select!` on `try_next` and the other
-//! work; or, for work that must progress in the background, spawn it and give it the token.
+//! something slow before calling `try_next` again would stall every task meanwhile (the
+//! `FuturesUnordered` trade-off, futures-rs #2387). [`ErrGroup::run_until`] is the answer: it
+//! runs a future of yours to completion while driving the tasks (tokio's
+//! `LocalSet::run_until`), and keeps the results that finish meanwhile.
+//!
+//! ```
+//! use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+//! use errgroup::ErrGroup;
+//!
+//! # /// Yields to the executor `n` times: stands for real I/O.
+//! # async fn io(n: usize) {
+//! #     for _ in 0..n {
+//! #         let mut yielded = false;
+//! #         futures::future::poll_fn(|cx| {
+//! #             if std::mem::replace(&mut yielded, true) {
+//! #                 return std::task::Poll::Ready(());
+//! #             }
+//! #             cx.waker().wake_by_ref();
+//! #             std::task::Poll::Pending
+//! #         })
+//! #         .await;
+//! #     }
+//! # }
+//! # futures::executor::block_on(async {
+//! let fetched = AtomicUsize::new(0);
+//! let fetch = |page: u32| {
+//!     let fetched = &fetched;
+//!     async move {
+//!         io(3).await;
+//!         fetched.fetch_add(1, SeqCst);
+//!         Ok::<_, String>(page)
+//!     }
+//! };
+//! let save = |_page: u32| async { io(10).await; Ok::<_, String>(()) }; // a slow write
+//!
+//! let mut group = ErrGroup::new();
+//! for page in 0..5 {
+//!     group.push(fetch(page));
+//! }
+//! let mut saved = 0;
+//! while let Some(page) = group.try_next().await? {
+//!     // The outer `?` is the group's error (a fetch failed: the group has dropped the other
+//!     // fetches, and `save`); the inner one is `save`'s own.
+//!     group.run_until(save(page)).await??;
+//!     saved += 1;
+//!     if saved == 1 {
+//!         // The other fetches ran during the first save: no stall.
+//!         assert_eq!(fetched.load(SeqCst), 5);
+//!     }
+//! }
+//! assert_eq!(saved, 5);
+//! # Ok::<(), String>(())
+//! # }).unwrap();
+//! ```
+//!
+//! `run_until` also overlaps the caller's own call with the group's (Go starts a call at `g.Go`;
+//! here it starts when the group is next polled), and lets a producer outside the group feed it
+//! through a [`Handle`] while it runs. Other patterns remain useful: keep a `try_next` loop's
+//! body short, push slow follow-ups into the group as tasks of their own, `select!` on
+//! `try_next` beside other work ([`TryNext`](futures::TryNext) shows both `select!` forms), or,
+//! for work that must progress in the background, spawn it and give it the token.
+//!
+//! # Results of different types
+//!
+//! A group has one `T`, but tasks need not return their data through it. Go's idiom works as it
+//! is: each task writes into a variable it borrowed, and once `group.await?` returned `Ok`
+//! every task ran to its end and the borrows are over. An enum of the result types is the other
+//! way; for a fixed set of differently typed calls, `futures::try_join!` returns a typed tuple.
+//!
+//! ```
+//! use errgroup::ErrGroup;
+//!
+//! async fn user(id: u32) -> Result<String, String> { Ok(format!("user {id}")) }
+//! async fn orders(id: u32) -> Result<Vec<u32>, String> { Ok(vec![id * 10, id * 10 + 1]) }
+//!
+//! # futures::executor::block_on(async {
+//! let (mut name, mut list) = (None, Vec::new());
+//! let mut group = ErrGroup::new();
+//! group.push(async {
+//!     name = Some(user(7).await?);
+//!     Ok::<_, String>(())
+//! });
+//! group.push(async {
+//!     list = orders(7).await?;
+//!     Ok(())
+//! });
+//! group.await?; // the tasks, and their borrows, end here
+//! assert_eq!(name.as_deref(), Some("user 7"));
+//! assert_eq!(list, [70, 71]);
+//! # Ok::<(), String>(())
+//! # }).unwrap();
+//! ```
+//!
+//! # CPU work and parallelism
+//!
+//! The tasks run concurrently on the one task that polls the group, not in parallel, so a task
+//! that computes for a while holds up its siblings. Run such work elsewhere and push a future
+//! that waits for it, one that *stops the work when it is dropped*, so that the group's first
+//! error still stops it: `futures::FutureExt::remote_handle` on any executor (dropping the
+//! `RemoteHandle` drops the spawned future), smol's `Task` (cancels on drop), tokio-util's
+//! `AbortOnDropHandle` around tokio's `JoinHandle` (which, alone, does not abort on drop). A
+//! blocking thread (`spawn_blocking`) cannot be stopped from outside: give it the group's
+//! [token](CancelToken) and let it check [`is_cancelled`](CancelToken::is_cancelled) between
+//! steps. `examples/parallel.rs` shows all three on tokio.
+//!
+//! ```
+//! use futures::{executor::ThreadPool, FutureExt};
+//! use errgroup::ErrGroup;
+//!
+//! fn count_primes(below: u64) -> usize {
+//!     (2..below).filter(|n| (2..*n).take_while(|d| d * d <= *n).all(|d| n % d != 0)).count()
+//! }
+//!
+//! # futures::executor::block_on(async {
+//! let pool = ThreadPool::new().unwrap();
+//! let mut group = ErrGroup::new();
+//! for chunk in [100, 200, 300] {
+//!     // Runs on the pool, in parallel; dropping `handle` (say, on a sibling's error) drops it.
+//!     let (remote, handle) = async move { Ok::<_, String>(count_primes(chunk)) }.remote_handle();
+//!     pool.spawn_ok(remote);
+//!     group.push(handle);
+//! }
+//! assert_eq!(group.await?, [25, 46, 62]);
+//! # Ok::<(), String>(())
+//! # }).unwrap();
+//! ```
 //!
 //! # Features
 //!
