@@ -131,8 +131,14 @@ fn print(title: &str, log: &Log) -> usize {
             log.at(Event::Saved(page)),
         );
     }
-    let last_fetch = (0..PAGES).map(|p| log.at(Event::Fetched(p))).max().unwrap_or(0);
-    let done = (0..PAGES).map(|p| log.at(Event::Saved(p))).max().unwrap_or(0);
+    let last_fetch = (0..PAGES)
+        .map(|p| log.at(Event::Fetched(p)))
+        .max()
+        .unwrap_or(0);
+    let done = (0..PAGES)
+        .map(|p| log.at(Event::Saved(p)))
+        .max()
+        .unwrap_or(0);
     let during = log.steps_during_saves();
     println!(
         "  last page fetched at {last_fetch} ms (190 ms on its own), all saved at {done} ms; \
@@ -144,7 +150,10 @@ fn print(title: &str, log: &Log) -> usize {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), String> {
     let stalled = pipeline(false).await?;
-    let stalled_steps = print("1. `db.save(&page).await` between `try_next` calls:", &stalled);
+    let stalled_steps = print(
+        "1. `db.save(&page).await` between `try_next` calls:",
+        &stalled,
+    );
     println!();
     let driven = pipeline(true).await?;
     let driven_steps = print(

@@ -96,9 +96,7 @@ async fn run(job: u32) -> Result<Json, ApiError> {
 }
 
 /// A producer outside the group feeds it through a handle while `run_until` drives both.
-async fn producer(
-    mut jobs: tokio::sync::mpsc::Receiver<u32>,
-) -> Result<Vec<Json>, ApiError> {
+async fn producer(mut jobs: tokio::sync::mpsc::Receiver<u32>) -> Result<Vec<Json>, ApiError> {
     let mut group = ErrGroup::new();
     let handle = group.handle();
     group
@@ -272,9 +270,15 @@ fn main() {
         };
         assert_eq!(dashboard(&api, 7).await, Ok(expected));
         assert_eq!(dashboard_enum(&api, 7).await.map(|d| d.orders.len()), Ok(2));
-        assert_eq!(dashboard_try_join(&api, 7).await.map(|d| d.user), Ok(User(7)));
+        assert_eq!(
+            dashboard_try_join(&api, 7).await.map(|d| d.user),
+            Ok(User(7))
+        );
         let down = Api { down: "orders" };
-        assert_eq!(dashboard(&down, 7).await, Err(ApiError("orders: 503".into())));
+        assert_eq!(
+            dashboard(&down, 7).await,
+            Err(ApiError("orders: 503".into()))
+        );
         println!("dashboards:       captured variables, an enum and try_join! agree");
     });
 
