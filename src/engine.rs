@@ -19,10 +19,26 @@
 //! order). A finished task's value goes to `done` in completion order, so `try_next` can hand
 //! back the oldest, and the final `Vec` is `done` sorted by index. Tasks usually complete in push
 //! order; while they do, `done` keeps no indices and its buffer becomes the final `Vec` as it is,
-//! with no copy and no sort (`Collected`).
+//! with no copy and no sort (`Collected`). Indices wrap around (a long-lived group on a 32-bit
+//! target pushes more than 2³² tasks), so they are compared by how far each lies behind
+//! `next_index`, which is right while fewer than `usize::MAX` results are outstanding.
 //!
-//! `running` is a plain list polled in full while a group has at most `SMALL` running tasks, and
-//! a `FuturesUnordered` beyond that (see [`crate::running`]).
+//! # How a wake-up reaches a task
+//!
+//! `running` polls a task again only after it woke: up to `SMALL` tasks in a slab whose tasks get
+//! a waker of their own once they need one, the rest in a `FuturesUnordered` (see
+//! [`crate::running`], which writes down what both guarantee). The caller's waker is handed to the
+//! slab at the start of every outside poll (`start_pass`), and to the inbox in `receive`.
+//!
+//! # How a panic leaves the group
+//!
+//! The token fires and handles are refused before any task, the panicking one included, is
+//! dropped, whichever set held it. With `std`, [`Indexed`] catches the task's panic and hands it
+//! back with the task, as an [`Outcome::Panicked`]; `poll_running_once` terminates the group,
+//! drops that task last, then resumes the panic (or, with `catch_panics`, returns it as the
+//! error). A panic elsewhere during a poll (a completed task's destructor), and every panic
+//! without `std`, unwinds through `TerminateOnUnwind`, which terminates the group on the way; a
+//! set may then drop the panicking task as the panic passes it.
 //!
 //! # Invariants
 //!
@@ -54,21 +70,57 @@ use crate::Cause;
 use crate::Panicked;
 
 /// A task tagged with its position in push order.
+///
+/// With `std` it also catches the task's panic and returns it as the task's outcome, together
+/// with the task itself: so the engine, not the set that polled it, decides when the panicking
+/// task is dropped, and that is after the token has fired, in every mode. (Without `std` there is
+/// no `catch_unwind`; the panic unwinds through the set, which may drop the task on the way.)
 struct Indexed<F> {
     index: usize,
-    task: F,
+    /// `None` only after it panicked and was handed to the engine.
+    task: Option<F>,
 }
 
 // The task is only ever polled through `Pin::new`, which needs `F: Unpin`; nothing is pinned
 // structurally, so the wrapper can move freely whatever `F` is.
 impl<F> Unpin for Indexed<F> {}
 
+/// How a task ended.
+enum Outcome<O, F> {
+    Done(O),
+    /// It panicked: the payload, and the task, not dropped yet.
+    #[cfg(feature = "std")]
+    Panicked(Box<dyn core::any::Any + Send>, Option<F>),
+    #[cfg(not(feature = "std"))]
+    #[allow(dead_code)]
+    Never(core::convert::Infallible, PhantomData<F>),
+}
+
 impl<F: Future + Unpin> Future for Indexed<F> {
-    type Output = (usize, F::Output);
+    type Output = (usize, Outcome<F::Output, F>);
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let index = self.index;
-        Pin::new(&mut self.task).poll(cx).map(|out| (index, out))
+        let Some(task) = self.task.as_mut() else {
+            // Handed to the engine after a panic; the set that held it is being dropped.
+            return Poll::Pending;
+        };
+        #[cfg(feature = "std")]
+        {
+            let poll =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Pin::new(task).poll(cx)));
+            match poll {
+                Ok(poll) => poll.map(|out| (index, Outcome::Done(out))),
+                Err(payload) => {
+                    let task = self.task.take();
+                    Poll::Ready((index, Outcome::Panicked(payload, task)))
+                }
+            }
+        }
+        #[cfg(not(feature = "std"))]
+        Pin::new(task)
+            .poll(cx)
+            .map(|out| (index, Outcome::Done(out)))
     }
 }
 
@@ -165,7 +217,10 @@ where
     fn enqueue(&mut self, task: F) {
         let index = self.next_index;
         self.next_index = index.wrapping_add(1);
-        let task = Indexed { index, task };
+        let task = Indexed {
+            index,
+            task: Some(task),
+        };
         if self.waiting.is_empty() && self.under_limit() {
             self.running.push(task);
         } else {
@@ -214,13 +269,15 @@ where
         }
     }
 
-    /// Polls the running tasks once; a panic in a task either ends the group on its way out
-    /// (default) or becomes the group's error (`catch_panics`).
+    /// Polls the running tasks once. A task's panic ends the group: the token fires and handles
+    /// are refused, every task is dropped (the panicking one last), and then the panic carries on
+    /// to the caller, or becomes the group's error with `catch_panics`.
     fn poll_running(&mut self, cx: &mut Context<'_>) -> Poll<Option<(usize, Result<T, E>)>> {
         #[cfg(feature = "std")]
         if let Some(on_panic) = self.on_panic {
+            // What `Indexed` does not catch: a panic in a completed task's destructor.
             let poll = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                self.running.poll_next(cx)
+                self.poll_running_once(cx)
             }));
             return match poll {
                 Ok(poll) => poll,
@@ -231,10 +288,34 @@ where
                 }
             };
         }
+        self.poll_running_once(cx)
+    }
+
+    fn poll_running_once(&mut self, cx: &mut Context<'_>) -> Poll<Option<(usize, Result<T, E>)>> {
+        // A panic that unwinds through the set (without `std`, or from a destructor) ends the
+        // group on its way out.
         let guard = TerminateOnUnwind(self);
         let poll = guard.0.running.poll_next(cx);
         core::mem::forget(guard);
-        poll
+        match poll {
+            Poll::Ready(Some((index, Outcome::Done(output)))) => Poll::Ready(Some((index, output))),
+            #[cfg(feature = "std")]
+            Poll::Ready(Some((_, Outcome::Panicked(payload, task)))) => {
+                // Ended as `Panicked` here, so the `Failed` that follows changes nothing.
+                self.terminate(Cause::Panicked);
+                drop(task);
+                match self.on_panic {
+                    Some(on_panic) => {
+                        Poll::Ready(Some((usize::MAX, Err(on_panic(Panicked::new(payload))))))
+                    }
+                    None => std::panic::resume_unwind(payload),
+                }
+            }
+            #[cfg(not(feature = "std"))]
+            Poll::Ready(Some((_, Outcome::Never(never, _)))) => match never {},
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
     }
 
     /// The next completed task: `Some(Ok((index, value)))`, `Some(Err(e))` after which the group
@@ -280,7 +361,7 @@ where
         if let Some(value) = self.take_collected() {
             return Poll::Ready(Ok(Some(value)));
         }
-        self.running.start_pass();
+        self.running.start_pass(cx);
         match self.poll_next(cx) {
             Poll::Ready(Some(Ok((_, value)))) => Poll::Ready(Ok(Some(value))),
             Poll::Ready(Some(Err(error))) => Poll::Ready(Err(error)),
@@ -307,7 +388,7 @@ where
                     }
                     let done = core::mem::replace(&mut self.done, Collected::new());
                     self.terminate(Cause::Finished);
-                    return Poll::Ready(Ok(done.into_vec()));
+                    return Poll::Ready(Ok(done.into_vec(self.next_index)));
                 }
             }
         }
@@ -345,7 +426,7 @@ where
     /// returns `Pending`, handing the thread back to the executor.
     fn drive(&mut self, cx: &mut Context<'_>) -> Drove<E> {
         let mut budget = self.len() + 1;
-        self.running.start_pass();
+        self.running.start_pass(cx);
         loop {
             match self.poll_next(cx) {
                 Poll::Ready(Some(Ok((index, value)))) => {
@@ -364,11 +445,10 @@ where
     }
 
     fn collect(&mut self, index: usize, value: T) {
-        if self.done.values.capacity() == 0 {
-            // One allocation for a one-shot group instead of a doubling series; it becomes the
-            // group's `Vec`.
-            self.done.values.reserve(self.len() + 1);
-        }
+        // The buffer grows by doubling (`realloc`). Reserving room for every task at the first
+        // result would be one large fresh allocation made while the allocator's bins are full
+        // of freed task boxes, which sets off glibc's `malloc_consolidate`: more work than the
+        // doubling it saves.
         self.done.push(index, value);
     }
 
@@ -480,14 +560,17 @@ impl<T> Collected<T> {
         Some(value)
     }
 
-    /// The values in push order.
-    fn into_vec(self) -> Vec<T> {
+    /// The values in push order; `next_index` is the index the next task would get.
+    fn into_vec(self, next_index: usize) -> Vec<T> {
         match self.indices {
             // `Vec::from` reuses the deque's buffer.
             None => Vec::from(self.values),
             Some(indices) => {
                 let mut pairs: Vec<(usize, T)> = indices.into_iter().zip(self.values).collect();
-                pairs.sort_unstable_by_key(|&(index, _)| index);
+                // The oldest lies furthest behind `next_index`, across a wrap-around too.
+                pairs.sort_unstable_by_key(|&(index, _)| {
+                    core::cmp::Reverse(next_index.wrapping_sub(index))
+                });
                 pairs.into_iter().map(|(_, value)| value).collect()
             }
         }
@@ -557,5 +640,62 @@ struct DropTasksOnUnwind<'c, F, T, E>(&'c mut Core<F, T, E>);
 impl<F, T, E> Drop for DropTasksOnUnwind<'_, F, T, E> {
     fn drop(&mut self) {
         self.0.drop_tasks();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloc::boxed::Box;
+    use alloc::vec::Vec;
+    use core::future::Future;
+    use core::pin::Pin;
+    use core::task::{Context, Poll};
+
+    use futures_util::future::BoxFuture;
+
+    use super::{Collected, Core};
+
+    /// Returns `Pending` `n` times, waking itself each time, then `Ready`.
+    fn yields(mut n: usize) -> impl Future<Output = ()> + Send {
+        core::future::poll_fn(move |cx: &mut Context<'_>| {
+            if n == 0 {
+                return Poll::Ready(());
+            }
+            n -= 1;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        })
+    }
+
+    /// Push order survives the index wrapping around: a group whose counter starts just below
+    /// `usize::MAX` gets results out of order and returns them in push order.
+    #[test]
+    fn push_order_survives_index_wrap_around() {
+        let mut core: Core<BoxFuture<'static, Result<usize, ()>>, usize, ()> = Core::new(None);
+        core.next_index = usize::MAX - 2;
+        let n = 7;
+        for i in 0..n {
+            // The last pushed completes first.
+            let task: Pin<Box<dyn Future<Output = Result<usize, ()>> + Send>> =
+                Box::pin(async move {
+                    yields(n - i).await;
+                    Ok(i)
+                });
+            core.push(task, "ErrGroup::push");
+        }
+        let values =
+            futures::executor::block_on(core::future::poll_fn(|cx| core.poll_all(cx, "ErrGroup")));
+        assert_eq!(values, Ok((0..n).collect::<Vec<_>>()));
+    }
+
+    /// The same for the collected values alone, indices on both sides of the wrap.
+    #[test]
+    fn collected_values_sort_across_the_wrap() {
+        let first = usize::MAX - 1;
+        let mut done = Collected::new();
+        for k in [3_usize, 0, 2, 1] {
+            done.push(first.wrapping_add(k), k);
+        }
+        assert_eq!(done.into_vec(first.wrapping_add(4)), [0, 1, 2, 3]);
     }
 }

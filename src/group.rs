@@ -28,11 +28,12 @@ use crate::{CancelToken, Handle, PushError};
 /// on any executor, and tasks may borrow the caller's locals. The flip side: tasks only make
 /// progress while the group is being polled (see the crate docs on stalls).
 ///
-/// While at most 16 tasks run, the group keeps them in a list and polls every one of them each
-/// time it is polled, as `try_join_all` does for short lists: no per-task bookkeeping, and a
-/// wake-up from any task wakes the caller directly. A task may therefore be polled without having
-/// been woken, which the `Future` contract allows. Beyond 16 the tasks move into a
-/// `FuturesUnordered`, which polls only the woken ones.
+/// A task is polled again only after it woke, at any size and nesting depth: the first 32
+/// running tasks (31 on 32-bit targets) sit in slots with no allocation per task and get a waker
+/// of their own once they need one, the others go to a `FuturesUnordered`, so a wake-up costs the
+/// same however many siblings the task has, and a group inside a group's task is polled only when
+/// one of its own tasks woke. A task may get one extra poll, when it first needs a waker of its
+/// own.
 ///
 /// Use [`LocalErrGroup`](crate::LocalErrGroup) when the tasks are not `Send`.
 ///

@@ -24,10 +24,10 @@
 //! In Go, one goroutine per downstream call is gathered by an `errgroup.Group`: `Wait` returns
 //! the first error once every goroutine has finished, and the others stop early only if they
 //! check the group's `context`. Here a call is a future, and dropping it stops it: an
-//! [`ErrGroup`] is a [`Future`](core::future::Future) that polls its tasks in place (a short
-//! list for up to 16 running tasks, a `FuturesUnordered` beyond), on whatever executor awaits
-//! it, and returns the first error as soon as it happens, every other task already dropped. It never spawns, so tasks may borrow the caller's
-//! locals, and cancellation is guaranteed, not cooperative.
+//! [`ErrGroup`] is a [`Future`](core::future::Future) that polls its tasks in place, on
+//! whatever executor awaits it, each one only after it woke, and returns the first error as soon
+//! as it happens, every other task already dropped. It never spawns, so tasks may borrow the
+//! caller's locals, and cancellation is guaranteed, not cooperative.
 //!
 //! | Go (`x/sync/errgroup`, kratos) | `errgroup` |
 //! |---|---|

@@ -375,30 +375,33 @@ impl<'a, T, E> LocalErrGroup<'a, T, E> {
     /// use std::{cell::Cell, rc::Rc};
     /// use errgroup::LocalErrGroup;
     ///
+    /// # /// Yields to the executor once.
+    /// # async fn yield_now() {
+    /// #     let mut yielded = false;
+    /// #     futures::future::poll_fn(|cx| {
+    /// #         if std::mem::replace(&mut yielded, true) {
+    /// #             return std::task::Poll::Ready(());
+    /// #         }
+    /// #         cx.waker().wake_by_ref();
+    /// #         std::task::Poll::Pending
+    /// #     })
+    /// #     .await
+    /// # }
     /// # futures::executor::block_on(async {
     /// let finished = Rc::new(Cell::new(0));
     /// let mut group = LocalErrGroup::<(), ()>::new();
     /// for _ in 0..3 {
     ///     let finished = Rc::clone(&finished);
     ///     group.push(async move {
-    ///         futures::pending!(); // wait for one more poll
+    ///         yield_now().await; // stands for I/O
     ///         finished.set(finished.get() + 1);
     ///         Ok(())
     ///     });
     /// }
     /// // The caller's own work, driving the group while it runs.
     /// let mine = group.run_until(async {
-    ///     for _ in 0..2 {
-    ///         let mut polled = false;
-    ///         futures::future::poll_fn(|cx| {
-    ///             if std::mem::replace(&mut polled, true) {
-    ///                 return std::task::Poll::Ready(());
-    ///             }
-    ///             cx.waker().wake_by_ref();
-    ///             std::task::Poll::Pending
-    ///         })
-    ///         .await;
-    ///     }
+    ///     yield_now().await;
+    ///     yield_now().await;
     ///     "mine"
     /// });
     /// assert_eq!(mine.await, Ok("mine"));

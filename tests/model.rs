@@ -1,7 +1,7 @@
 //! Model-based property test of [`ErrGroup`].
 //!
 //! proptest generates *scripts*: tasks made of steps (yield by waking themselves, wait for a gate
-//! the test opens, push a child task through a [`Handle`]) that end with `Ok`, `Err` or a panic;
+//! the test or a sibling opens, open a sibling's gate, push a child task through a [`Handle`]) that end with `Ok`, `Err` or a panic;
 //! an optional limit; `catch_panics` or not; direct and handle pushes before and during the run;
 //! polls of the group future and of `try_next` futures; `run_until` with a scripted future (it
 //! may push through the handle and wait for gates) polled a few times, gates opened between its
@@ -35,6 +35,8 @@
 //!   returning `Ok(None)`;
 //! - **tasks**: no task is polled after it returned `Ready`, and none sees the token cancelled
 //!   while it is being polled;
+//! - **polls follow wake-ups**: a task is polled again only after its waker was woken (by
+//!   itself, or by the test opening its gate), but for one extra poll per task;
 //! - **liveness**: a poll made although the waker was not woken since the last `Pending` finds
 //!   nothing to do: it may poll tasks, but none starts, advances or completes (no lost wake-up); and after the script, polling only when woken and opening
 //!   the remaining gates one by one always reaches the end (no stall, no endless spin).
@@ -67,6 +69,9 @@ enum Step {
     Gate,
     /// Push a child task through the group's handle.
     Spawn(Task),
+    /// Open the `n % count`-th gate still closed, waking whoever waits on it: a task waking a
+    /// sibling (or the `run_until` future) while it is being polled, as a channel send does.
+    Open(usize),
 }
 
 /// How a task ends.
@@ -160,6 +165,11 @@ enum Event {
     PollEnd,
     Started(Id),
     Polled(Id),
+    /// A task's poll returned `Pending`.
+    Pending(Id),
+    /// A task's waker (the one it registered last) was woken: by itself, or by the test opening
+    /// the gate it waits on.
+    Woken(Id),
     /// A task got past one of its steps.
     Advanced(Id),
     Completed(Id, End),
@@ -178,6 +188,8 @@ enum Event {
 struct Gate {
     open: bool,
     waker: Option<Waker>,
+    /// The task waiting on it (`None` for the `run_until` future).
+    waiter: Option<Id>,
 }
 
 #[derive(Default)]
@@ -199,6 +211,7 @@ enum RunStep {
     Yield,
     Gate(usize),
     Spawn(Task),
+    Open(usize),
 }
 
 /// A scripted task: runs its steps, logs every poll and its drop, and reports (instead of
@@ -238,10 +251,12 @@ impl ScriptTask {
                     w.gates.push(Gate {
                         open: false,
                         waker: None,
+                        waiter: None,
                     });
                     RunStep::Gate(w.gates.len() - 1)
                 }
                 Step::Spawn(child) => RunStep::Spawn(child.clone()),
+                Step::Open(n) => RunStep::Open(*n),
             })
             .collect();
         ScriptTask {
@@ -311,6 +326,10 @@ impl Future for ScriptTask {
                 RunStep::Yield if !this.yielded => {
                     this.yielded = true;
                     cx.waker().wake_by_ref();
+                    if !this.fut {
+                        this.log(Event::Woken(this.id));
+                        this.log(Event::Pending(this.id));
+                    }
                     return Poll::Pending;
                 }
                 RunStep::Yield => this.yielded = false,
@@ -319,9 +338,14 @@ impl Future for ScriptTask {
                     let gate = &mut w.gates[*gate];
                     if !gate.open {
                         gate.waker = Some(cx.waker().clone());
+                        gate.waiter = (!this.fut).then_some(this.id);
+                        if !this.fut {
+                            w.events.push(Event::Pending(this.id));
+                        }
                         return Poll::Pending;
                     }
                 }
+                RunStep::Open(n) => open_gate(&this.world, *n),
                 RunStep::Spawn(spec) => {
                     let child = ScriptTask::new(spec, &this.world, &this.handle, &this.token);
                     let id = child.id;
@@ -589,19 +613,7 @@ impl Driver {
 
     /// Opens the `n % count`-th closed gate and wakes whoever waits on it.
     fn open(&mut self, n: usize) {
-        let waker = {
-            let mut w = lock(&self.world);
-            let closed: Vec<usize> = (0..w.gates.len()).filter(|&g| !w.gates[g].open).collect();
-            if closed.is_empty() {
-                return;
-            }
-            let gate = &mut w.gates[closed[n % closed.len()]];
-            gate.open = true;
-            gate.waker.take()
-        };
-        if let Some(waker) = waker {
-            waker.wake();
-        }
+        open_gate(&self.world, n);
     }
 
     fn begin_poll(&mut self, receiving: bool) -> usize {
@@ -1166,7 +1178,7 @@ impl Driver {
         if let Some(limit) = self.limit {
             self.check_limit(&events, limit, &states)?;
         }
-        Ok(())
+        check_polls_follow_wake_ups(&events)
     }
 
     /// At most `limit` tasks running at once, started in push order.
@@ -1227,6 +1239,8 @@ fn progress(events: &[Event]) -> Vec<Id> {
             Event::PollBegin { .. }
             | Event::PollEnd
             | Event::Polled(_)
+            | Event::Pending(_)
+            | Event::Woken(_)
             | Event::FutPolled
             | Event::FutDropped => None,
             Event::Started(id)
@@ -1241,6 +1255,72 @@ fn progress(events: &[Event]) -> Vec<Id> {
         .collect();
     progress.dedup();
     progress
+}
+
+/// Opens the `n % count`-th closed gate (no-op when none is) and wakes whoever waits on it.
+fn open_gate(world: &Mutex<World>, n: usize) {
+    let waker = {
+        let mut w = lock(world);
+        let closed: Vec<usize> = (0..w.gates.len()).filter(|&g| !w.gates[g].open).collect();
+        if closed.is_empty() {
+            return;
+        }
+        let gate = &mut w.gates[closed[n % closed.len()]];
+        gate.open = true;
+        let waker = gate.waker.take();
+        if let (Some(id), Some(_)) = (gate.waiter, &waker) {
+            w.events.push(Event::Woken(id));
+        }
+        waker
+    };
+    if let Some(waker) = waker {
+        waker.wake();
+    }
+}
+
+/// A task is polled again only after it woke, but for one extra poll per task (when the group
+/// first gives it a waker of its own).
+fn check_polls_follow_wake_ups(events: &[Event]) -> Result<(), String> {
+    /// Where a task stands between its polls.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Stand {
+        New,
+        Polling { woken: bool },
+        Waiting { woken: bool },
+    }
+    let mut stands: std::collections::HashMap<Id, (Stand, usize)> = Default::default();
+    for event in events {
+        match *event {
+            Event::Polled(id) => {
+                let (stand, extra) = stands.entry(id).or_insert((Stand::New, 0));
+                if *stand == (Stand::Waiting { woken: false }) {
+                    *extra += 1;
+                    if *extra > 1 {
+                        return Err(format!(
+                            "task {id} polled {extra} times without having been woken"
+                        ));
+                    }
+                }
+                *stand = Stand::Polling { woken: false };
+            }
+            Event::Woken(id) => {
+                if let Some((stand, _)) = stands.get_mut(&id) {
+                    *stand = match *stand {
+                        Stand::Polling { .. } => Stand::Polling { woken: true },
+                        _ => Stand::Waiting { woken: true },
+                    };
+                }
+            }
+            Event::Pending(id) => {
+                if let Some((stand, _)) = stands.get_mut(&id) {
+                    let woken = matches!(*stand, Stand::Polling { woken: true });
+                    *stand = Stand::Waiting { woken };
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// What the log says about each task.
@@ -1335,7 +1415,11 @@ fn end() -> impl Strategy<Value = End> {
 }
 
 fn task() -> impl Strategy<Value = Task> {
-    let simple = prop_oneof![Just(Step::Yield), Just(Step::Gate)];
+    let simple = prop_oneof![
+        2 => Just(Step::Yield),
+        2 => Just(Step::Gate),
+        1 => (0..16usize).prop_map(Step::Open),
+    ];
     // A third of the leaves finish at their first poll: a task spawning several of them makes
     // the group collect more results in one poll than it held tasks when the poll began.
     let leaf =
@@ -1345,6 +1429,7 @@ fn task() -> impl Strategy<Value = Task> {
             3 => Just(Step::Yield),
             4 => Just(Step::Gate),
             3 => inner.prop_map(Step::Spawn),
+            2 => (0..16usize).prop_map(Step::Open),
         ];
         (prop::collection::vec(step, 0..4), end()).prop_map(|(steps, end)| Task { steps, end })
     })
@@ -1364,13 +1449,13 @@ fn op() -> impl Strategy<Value = Op> {
 
 fn script() -> impl Strategy<Value = Script> {
     (
-        // Some groups run more tasks at once than a group polls as a plain list (16), so the
-        // move to a `FuturesUnordered` is checked too, under a limit and without.
-        prop::option::of(prop_oneof![3 => 1..=4usize, 1 => Just(18)]),
+        // Some groups run more tasks at once than the slab holds (32), so the set beside it is
+        // checked too, under a limit and without.
+        prop::option::of(prop_oneof![3 => 1..=4usize, 1 => Just(36)]),
         prop::bool::weighted(0.3),
         prop_oneof![
             3 => prop::collection::vec(task(), 0..6),
-            1 => prop::collection::vec(task(), 14..24),
+            1 => prop::collection::vec(task(), 28..44),
         ],
         prop::collection::vec(op(), 0..40),
         prop::option::weighted(0.3, 0..40usize),
