@@ -304,3 +304,157 @@ fn caught_panic_while_another_task_holds_a_handle() {
     let error = result.expect("no unwind with catch_panics").unwrap_err();
     assert_eq!(error.message(), "provoked panic: beside a handle");
 }
+
+/// What a task's destructor saw of its group.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct SeenAtDrop {
+    cancelled: bool,
+    refused: bool,
+}
+
+/// Records what the group looked like when the task holding it was dropped.
+struct Witness {
+    token: errgroup::CancelToken,
+    handle: errgroup::Handle<'static, u32, Error>,
+    seen: Arc<std::sync::Mutex<Vec<SeenAtDrop>>>,
+    /// Panic in `drop` too (a task that panics twice).
+    panic_again: bool,
+}
+
+impl Drop for Witness {
+    fn drop(&mut self) {
+        self.seen.lock().unwrap().push(SeenAtDrop {
+            cancelled: self.token.is_cancelled(),
+            refused: self.handle.is_closed(),
+        });
+        if self.panic_again && !std::thread::panicking() {
+            panic!("{PROVOKED}: and again in drop");
+        }
+    }
+}
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// A group with `siblings` pending tasks and, pushed last, one that panics; every task holds a
+/// witness. With 40 siblings the panicking task runs in the `FuturesUnordered` beside the slab.
+fn panicking_group(
+    siblings: usize,
+    catch: bool,
+    panic_again: bool,
+) -> (
+    ErrGroup<'static, u32, Error>,
+    Arc<std::sync::Mutex<Vec<SeenAtDrop>>>,
+) {
+    #[cfg_attr(not(feature = "std"), allow(unused_mut))]
+    let mut group = ErrGroup::<u32, Error>::new();
+    #[cfg(feature = "std")]
+    if catch {
+        group = group.catch_panics();
+    }
+    #[cfg(not(feature = "std"))]
+    let _ = catch;
+    let seen = Arc::default();
+    let (token, handle) = (group.token(), group.handle());
+    let witness = |panic_again| Witness {
+        token: token.clone(),
+        handle: handle.clone(),
+        seen: Arc::clone(&seen),
+        panic_again,
+    };
+    for _ in 0..siblings {
+        group.push(hold(witness(false)));
+    }
+    group.push(PanicsInPoll {
+        _witness: witness(panic_again),
+        polls: 0,
+    });
+    (group, seen)
+}
+
+/// Yields once, then panics in `poll`. The witness is a field, not a local of the poll, so the
+/// panic does not drop it on its way out: only dropping the task does.
+struct PanicsInPoll {
+    _witness: Witness,
+    polls: usize,
+}
+
+impl Future for PanicsInPoll {
+    type Output = Result<u32, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.polls += 1;
+        if self.polls == 1 {
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        panic!("{PROVOKED}: in poll");
+    }
+}
+
+/// The token fires and handles are refused before any task, the panicking one included, is
+/// dropped: in the slab and in the `FuturesUnordered`, with and without `catch_panics`.
+#[cfg(feature = "std")]
+#[test]
+fn a_panic_fires_the_token_before_any_task_is_dropped_in_every_mode() {
+    quiet_provoked_panics();
+    for siblings in [2, 40] {
+        for catch in [false, true] {
+            let (mut group, seen) = panicking_group(siblings, catch, false);
+            let result = panic::catch_unwind(AssertUnwindSafe(|| block_on(&mut group)));
+            match (catch, result) {
+                (false, Err(payload)) => {
+                    assert_eq!(panic_message(&*payload), Some("provoked panic: in poll"));
+                }
+                (true, Ok(Err(error))) => {
+                    assert_eq!(
+                        error.to_string(),
+                        "a task panicked: provoked panic: in poll"
+                    );
+                }
+                (catch, other) => panic!("catch = {catch}: {:?}", other.map(|r| r.is_ok())),
+            }
+            let seen = seen.lock().unwrap().clone();
+            assert_eq!(seen.len(), siblings + 1, "every task was dropped");
+            let every = SeenAtDrop {
+                cancelled: true,
+                refused: true,
+            };
+            assert!(
+                seen.iter().all(|s| *s == every),
+                "siblings = {siblings}, catch = {catch}: {seen:?}"
+            );
+        }
+    }
+}
+
+/// A task that panics in `poll` and again in its destructor: the group unwinds (with the second
+/// panic) in every mode, with and without `catch_panics`; nothing aborts, and the token has
+/// fired first.
+#[cfg(feature = "std")]
+#[test]
+fn a_task_that_panics_twice_unwinds_in_every_mode() {
+    quiet_provoked_panics();
+    for siblings in [2, 40] {
+        for catch in [false, true] {
+            let (mut group, seen) = panicking_group(siblings, catch, true);
+            let token = group.token();
+            let result = panic::catch_unwind(AssertUnwindSafe(|| block_on(&mut group)));
+            let unwound_or_failed = match result {
+                Err(payload) => panic_message(&*payload).map(str::to_owned),
+                Ok(Err(error)) => Some(error.to_string()),
+                Ok(Ok(_)) => None,
+            };
+            assert!(
+                unwound_or_failed
+                    .as_ref()
+                    .is_some_and(|m| m.contains("again in drop")),
+                "siblings = {siblings}, catch = {catch}: {unwound_or_failed:?}"
+            );
+            assert!(token.is_cancelled());
+            drop(group);
+            let seen = seen.lock().unwrap().clone();
+            assert_eq!(seen.len(), siblings + 1, "every task was dropped");
+            assert!(seen.iter().all(|s| s.cancelled && s.refused), "{seen:?}");
+        }
+    }
+}
