@@ -1,6 +1,13 @@
-//! The handle inbox protocol under the interleavings loom explores (`--cfg loom`; see
-//! `.ci/run`): the real `ErrGroup`, run by `loom::future::block_on`, ends while loom threads push
-//! through a `Handle`.
+//! The group's two cross-thread protocols under the interleavings loom explores (`--cfg loom`;
+//! see `.ci/run`), on the real `ErrGroup` run by `loom::future::block_on`:
+//!
+//! - the handle inbox: the group ends while loom threads push through a `Handle`;
+//! - the slab's wake-ups: a task is woken from another thread through the group waker and then
+//!   its own slot waker while the group's passes take the readiness word, beside a sibling that
+//!   wakes itself; a lost wake-up would leave `block_on` parked, which loom reports as a
+//!   deadlock.
+//!
+//! For the inbox:
 //!
 //! - Finish: a push that returned `Ok` is in the result; a refused push hands its task back,
 //!   unpolled. Never both, never neither.
@@ -144,5 +151,98 @@ fn a_push_racing_a_failure_is_dropped_exactly_once() {
         assert_eq!(drops.load(SeqCst), 1, "a failed group's inbox kept a task");
         drop(group);
         assert_eq!(drops.load(SeqCst), 1, "a pushed task was dropped twice");
+    });
+}
+
+/// Signals handed to a task from another thread, with the waker to wake: what a channel is to a
+/// task waiting on it.
+#[derive(Default)]
+struct Signal {
+    state: loom::sync::Mutex<(usize, Option<std::task::Waker>)>,
+}
+
+impl Signal {
+    fn send(&self) {
+        let waker = {
+            let mut state = self.state.lock().unwrap();
+            state.0 += 1;
+            state.1.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+/// Completes once it has seen `want` signals.
+struct Waiter {
+    signal: Arc<Signal>,
+    want: usize,
+}
+
+impl Future for Waiter {
+    type Output = Result<u32, ()>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut state = self.signal.state.lock().unwrap();
+        if state.0 >= self.want {
+            return Poll::Ready(Ok(state.0 as u32));
+        }
+        state.1 = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+/// The slab's wake-up path: a task woken from another thread, first through the group waker
+/// (its first poll), then through its own slot waker (after the poll that gives it one), racing
+/// the group's passes, which register the caller's waker and take the readiness word. A lost
+/// wake-up would leave `block_on` parked for ever, which loom reports.
+#[test]
+fn a_slab_task_woken_from_another_thread_is_always_polled() {
+    loom::model(|| {
+        let signal = Arc::new(Signal::default());
+        let mut group = ErrGroup::<u32, ()>::new();
+        group.push(Waiter {
+            signal: Arc::clone(&signal),
+            want: 2,
+        });
+        let sender = {
+            let signal = Arc::clone(&signal);
+            thread::spawn(move || {
+                signal.send();
+                signal.send();
+            })
+        };
+        assert_eq!(block_on(&mut group), Ok(vec![2]));
+        sender.join().unwrap();
+    });
+}
+
+/// Two tasks, one waking itself (it stays on the group waker) and one woken from another thread
+/// (it gets its own waker), so a wake-up of the group waker from the other thread can land while
+/// the slab is deciding whether the group waker's bit was the self-waking task's.
+#[test]
+fn a_self_waking_sibling_never_hides_a_wake_up_from_another_thread() {
+    loom::model(|| {
+        let signal = Arc::new(Signal::default());
+        let mut group = ErrGroup::<u32, ()>::new();
+        group.push(Waiter {
+            signal: Arc::clone(&signal),
+            want: 1,
+        });
+        let mut yielded = false;
+        group.push(std::future::poll_fn(move |cx| {
+            if std::mem::replace(&mut yielded, true) {
+                return Poll::Ready(Ok(7));
+            }
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }));
+        let sender = {
+            let signal = Arc::clone(&signal);
+            thread::spawn(move || signal.send())
+        };
+        assert_eq!(block_on(&mut group), Ok(vec![1, 7]));
+        sender.join().unwrap();
     });
 }
