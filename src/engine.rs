@@ -20,8 +20,9 @@
 //! back the oldest, and the final `Vec` is `done` sorted by index. Tasks usually complete in push
 //! order; while they do, `done` keeps no indices and its buffer becomes the final `Vec` as it is,
 //! with no copy and no sort (`Collected`). Indices wrap around (a long-lived group on a 32-bit
-//! target pushes more than 2³² tasks), so they are compared by how far each lies behind
-//! `next_index`, which is right while fewer than `usize::MAX` results are outstanding.
+//! target pushes more than 2³² tasks; they skip zero, see [`Indexed`]), so they are compared by
+//! how far each lies behind `next_index`, which is right while fewer than `usize::MAX - 1`
+//! results are outstanding.
 //!
 //! # How a wake-up reaches a task
 //!
@@ -76,7 +77,9 @@ use crate::Panicked;
 /// task is dropped, and that is after the token has fired, in every mode. (Without `std` there is
 /// no `catch_unwind`; the panic unwinds through the set, which may drop the task on the way.)
 struct Indexed<F> {
-    index: usize,
+    /// Never zero, so that an `Option<Indexed<F>>` (a slot of the slab, a `FuturesUnordered`
+    /// node) is no larger than an `Indexed<F>`: `task` already uses its own niche.
+    index: NonZeroUsize,
     /// `None` only after it panicked and was handed to the engine.
     task: Option<F>,
 }
@@ -100,7 +103,7 @@ impl<F: Future + Unpin> Future for Indexed<F> {
     type Output = (usize, Outcome<F::Output, F>);
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let index = self.index;
+        let index = self.index.get();
         let Some(task) = self.task.as_mut() else {
             // Handed to the engine after a panic; the set that held it is being dropped.
             return Poll::Pending;
@@ -129,7 +132,8 @@ pub(crate) struct Core<F, T, E> {
     waiting: VecDeque<Indexed<F>>,
     /// Results collected by the group future, in completion order.
     done: Collected<T>,
-    next_index: usize,
+    /// The index the next task gets: counting from 1, and from 1 again after `usize::MAX`.
+    next_index: NonZeroUsize,
     limit: Option<NonZeroUsize>,
     /// Why the group ended, once it has (see the invariants).
     ended: Option<Cause>,
@@ -149,7 +153,7 @@ where
             running: Running::default(),
             waiting: VecDeque::new(),
             done: Collected::new(),
-            next_index: 0,
+            next_index: NonZeroUsize::MIN,
             limit,
             ended: None,
             inbox: OnceCell::new(),
@@ -216,7 +220,8 @@ where
 
     fn enqueue(&mut self, task: F) {
         let index = self.next_index;
-        self.next_index = index.wrapping_add(1);
+        self.next_index =
+            NonZeroUsize::new(index.get().wrapping_add(1)).unwrap_or(NonZeroUsize::MIN);
         let task = Indexed {
             index,
             task: Some(task),
@@ -388,7 +393,7 @@ where
                     }
                     let done = core::mem::replace(&mut self.done, Collected::new());
                     self.terminate(Cause::Finished);
-                    return Poll::Ready(Ok(done.into_vec(self.next_index)));
+                    return Poll::Ready(Ok(done.into_vec(self.next_index.get())));
                 }
             }
         }
@@ -672,7 +677,7 @@ mod tests {
     #[test]
     fn push_order_survives_index_wrap_around() {
         let mut core: Core<BoxFuture<'static, Result<usize, ()>>, usize, ()> = Core::new(None);
-        core.next_index = usize::MAX - 2;
+        core.next_index = core::num::NonZeroUsize::new(usize::MAX - 2).unwrap();
         let n = 7;
         for i in 0..n {
             // The last pushed completes first.
