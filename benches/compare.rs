@@ -20,9 +20,14 @@
 //! other, as `group/contender/n-rROUND`; `python3 docs/chart.py` takes the median over the rounds
 //! and turns criterion's output into the README's table and `docs/benchmarks.svg`.
 //!
-//! Run everything with `cargo bench --bench compare`; a subset with a regex filter, e.g.
+//! This file is the one bench of the `errgroup-benches` package (`benches/Cargo.toml`), a member
+//! of the root workspace, so that criterion and the peers are not dev-dependencies of `errgroup`.
+//! From the repository root, run everything with `cargo bench --bench compare` (the package is a
+//! default member; `-p errgroup-benches` works too, from anywhere in the workspace); a subset with
+//! a regex filter, e.g.
 //! `BENCH_ROUNDS=1 cargo bench --bench compare -- 'ready/(errgroup|futures_unordered_boxed)/10-'`,
-//! and `-- --quick` for a rough number in a few seconds.
+//! and `-- --quick` for a rough number in a few seconds. Criterion writes to the workspace's
+//! `target/criterion`, where `docs/chart.py` looks.
 
 use std::future::Future;
 use std::hint::black_box;
