@@ -7,6 +7,12 @@
 //! - `failfast`: `n - 1` tasks that never finish and one, pushed last, that fails at once: the
 //!   time until the error is returned and every task has been dropped.
 //! - `limit`: 10 000 yield-once tasks, at most 16 polled at a time.
+//! - `nested`: a root group of 15 groups of 15 leaves, each leaf waiting for four signals that a
+//!   driver task hands out one leaf at a time (so one leaf is woken per poll of the root), against
+//!   the same tree of boxed `FuturesUnordered`s.
+//!
+//! The tasks and contenders are in `work.rs`, shared with `instructions.rs`, which counts the
+//! instructions the same work takes under callgrind.
 //!
 //! Every contender builds its own futures inside the timed closure with the same task constructor,
 //! so the timings include creating (and, where the contender needs it, boxing) the tasks, driving
@@ -29,6 +35,8 @@
 //! and `-- --quick` for a rough number in a few seconds. Criterion writes to the workspace's
 //! `target/criterion`, where `docs/chart.py` looks.
 
+mod work;
+
 use std::future::Future;
 use std::hint::black_box;
 use std::pin::Pin;
@@ -40,7 +48,8 @@ use criterion::{criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Cr
 use errgroup::ErrGroup;
 use futures::executor::block_on;
 use futures::stream::{self, FuturesUnordered, StreamExt, TryStreamExt};
-use futures_concurrency::prelude::*;
+
+use work::{contenders, Fail, Ready, Task, Work, Yield1};
 
 /// The sizes of the `ready` and `yield1` scenarios.
 const SIZES: [usize; 5] = [10, 100, 1_000, 10_000, 100_000];
@@ -49,155 +58,6 @@ const FAILFAST_SIZES: [usize; 2] = [1_000, 100_000];
 /// Tasks in the `limit` scenario, and how many may run at once.
 const LIMIT_TASKS: usize = 10_000;
 const LIMIT: usize = 16;
-
-/// The tasks' error type.
-#[derive(Debug, PartialEq)]
-struct Fail;
-
-type Task = Pin<Box<dyn Future<Output = Result<usize, Fail>> + Send>>;
-
-/// The work of one scenario: how its `i`-th task is made.
-///
-/// Contenders are generic over it, so every task constructor is inlined the same way for all.
-trait Work {
-    type Task: Future<Output = Result<usize, Fail>> + Send + 'static;
-
-    fn task(i: usize) -> Self::Task;
-}
-
-/// Tasks that return `Ok(i)` at once.
-struct Ready;
-
-impl Work for Ready {
-    type Task = std::future::Ready<Result<usize, Fail>>;
-
-    fn task(i: usize) -> Self::Task {
-        std::future::ready(Ok(i))
-    }
-}
-
-/// Tasks that wake themselves once, then return `Ok(i)`: a task that waits for one event.
-struct Yield1;
-
-/// The task of [`Yield1`]: `Pending` once after waking its own task, then `Ok(i)`.
-struct YieldOnce {
-    i: usize,
-    yielded: bool,
-}
-
-impl Future for YieldOnce {
-    type Output = Result<usize, Fail>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        if self.yielded {
-            Poll::Ready(Ok(self.i))
-        } else {
-            self.yielded = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    }
-}
-
-impl Work for Yield1 {
-    type Task = YieldOnce;
-
-    fn task(i: usize) -> Self::Task {
-        YieldOnce { i, yielded: false }
-    }
-}
-
-/// One way to run `n` tasks to completion, collecting their values.
-type Contender = fn(usize) -> Result<Vec<usize>, Fail>;
-
-fn errgroup<W: Work>(n: usize) -> Result<Vec<usize>, Fail> {
-    let mut group = ErrGroup::new();
-    for i in 0..n {
-        group.push(W::task(i));
-    }
-    block_on(group)
-}
-
-fn try_join_all_boxed<W: Work>(n: usize) -> Result<Vec<usize>, Fail> {
-    block_on(futures::future::try_join_all(
-        (0..n).map(|i| Box::pin(W::task(i)) as Task),
-    ))
-}
-
-fn try_join_all<W: Work>(n: usize) -> Result<Vec<usize>, Fail> {
-    block_on(futures::future::try_join_all((0..n).map(W::task)))
-}
-
-fn futures_unordered_boxed<W: Work>(n: usize) -> Result<Vec<usize>, Fail> {
-    let mut running: FuturesUnordered<Task> =
-        (0..n).map(|i| Box::pin(W::task(i)) as Task).collect();
-    block_on(async {
-        let mut values = Vec::with_capacity(n);
-        while let Some(value) = running.try_next().await? {
-            values.push(value);
-        }
-        Ok(values)
-    })
-}
-
-fn fc_try_join_boxed<W: Work>(n: usize) -> Result<Vec<usize>, Fail> {
-    let tasks: Vec<Task> = (0..n).map(|i| Box::pin(W::task(i)) as Task).collect();
-    block_on(tasks.try_join())
-}
-
-fn fc_try_join<W: Work>(n: usize) -> Result<Vec<usize>, Fail> {
-    let tasks: Vec<W::Task> = (0..n).map(W::task).collect();
-    block_on(tasks.try_join())
-}
-
-fn fb_try_join_all_boxed<W: Work>(n: usize) -> Result<Vec<usize>, Fail> {
-    block_on(futures_buffered::try_join_all(
-        (0..n).map(|i| Box::pin(W::task(i)) as Task),
-    ))
-}
-
-fn fb_try_join_all<W: Work>(n: usize) -> Result<Vec<usize>, Fail> {
-    block_on(futures_buffered::try_join_all((0..n).map(W::task)))
-}
-
-/// The runtime `joinset` spawns on, built once for the whole run.
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_current_thread()
-            .build()
-            .expect("a current-thread runtime")
-    })
-}
-
-fn joinset<W: Work>(n: usize) -> Result<Vec<usize>, Fail> {
-    runtime().block_on(async {
-        let mut set = tokio::task::JoinSet::new();
-        for i in 0..n {
-            set.spawn(W::task(i));
-        }
-        let mut values = Vec::with_capacity(n);
-        while let Some(joined) = set.join_next().await {
-            values.push(joined.expect("tasks do not panic")?);
-        }
-        Ok(values)
-    })
-}
-
-/// Every contender of the `ready` and `yield1` scenarios, by the name criterion reports.
-fn contenders<W: Work>() -> [(&'static str, Contender); 9] {
-    [
-        ("errgroup", errgroup::<W>),
-        ("try_join_all_boxed", try_join_all_boxed::<W>),
-        ("try_join_all", try_join_all::<W>),
-        ("futures_unordered_boxed", futures_unordered_boxed::<W>),
-        ("fc_try_join_boxed", fc_try_join_boxed::<W>),
-        ("fc_try_join", fc_try_join::<W>),
-        ("fb_try_join_all_boxed", fb_try_join_all_boxed::<W>),
-        ("fb_try_join_all", fb_try_join_all::<W>),
-        ("joinset", joinset::<W>),
-    ]
-}
 
 /// How many times the whole suite runs, one round after the other (`BENCH_ROUNDS`, default 3).
 ///
@@ -327,12 +187,35 @@ fn limit(c: &mut Criterion, round: usize) {
     group.finish();
 }
 
+fn nested(c: &mut Criterion, round: usize) {
+    let mut group = c.benchmark_group("nested");
+    configure(&mut group);
+    let (width, leaves) = work::NESTED;
+    let n = width * leaves;
+    for (contender, run) in [
+        (
+            "errgroup",
+            work::nested_errgroup as fn() -> Result<usize, Fail>,
+        ),
+        ("futures_unordered_boxed", work::nested_futures_unordered),
+    ] {
+        if round == 1 {
+            assert_eq!(run(), Ok(n), "{contender}: every leaf completes");
+        }
+        group.bench_with_input(id(contender, n, round), &n, |b, _| {
+            b.iter(|| black_box(run()));
+        });
+    }
+    group.finish();
+}
+
 fn compare(c: &mut Criterion) {
     for round in 1..=rounds() {
         run_to_completion::<Ready>(c, "ready", round);
         run_to_completion::<Yield1>(c, "yield1", round);
         failfast(c, round);
         limit(c, round);
+        nested(c, round);
     }
 }
 

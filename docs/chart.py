@@ -39,6 +39,7 @@ EXTRA = [
     ("failfast", "futures_unordered_boxed", "raw `FuturesUnordered`, boxed"),
     ("limit", "buffered_boxed", "`stream::iter(..).buffered(16)`, boxed"),
     ("limit", "buffered", "`stream::iter(..).buffered(16)`, unboxed"),
+    ("nested", "futures_unordered_boxed", "15 × 15 tree of raw `FuturesUnordered`s, boxed"),
 ]
 
 
@@ -49,20 +50,22 @@ def target(group, peer, n):
     if group == "failfast":
         return 1.3
     if group == "limit":
-        return 1.5 if peer == "buffered_boxed" else None
+        return 1.0 if peer == "buffered_boxed" else None
+    if group == "nested":
+        return 1.0
     if group not in ("ready", "yield1"):
         return None
     if n >= 1000:
         return {
             "try_join_all_boxed": 1.0,
-            "futures_unordered_boxed": 1.25,
-            "fc_try_join_boxed": 1.25,
+            "futures_unordered_boxed": 1.0,
+            "fc_try_join_boxed": 1.5,
         }.get(peer)
     if n == 10:
         return {
-            "try_join_all_boxed": 3.0,
-            "futures_unordered_boxed": 1.25,
-            "fc_try_join_boxed": 1.5,
+            "try_join_all_boxed": 1.3,
+            "futures_unordered_boxed": 0.7,
+            "fc_try_join_boxed": 1.0,
         }.get(peer)
     return None
 
@@ -209,7 +212,7 @@ def line_panel(out, panel, medians, group):
 
 
 def bar_panel(out, panel, medians):
-    panel.frame(out, "failfast and limit: ErrGroup ÷ peer")
+    panel.frame(out, "failfast, limit and nested: ErrGroup ÷ peer")
     bars = []
     for group, peer, _ in EXTRA:
         for n in sorted(n for (g, f, n) in medians if g == group and f == peer):

@@ -64,7 +64,7 @@ use core::pin::Pin;
 use core::task::{Context, Poll};
 
 use crate::handle::Inbox;
-use crate::running::Running;
+use crate::running::{Running, SMALL};
 use crate::token::CancelToken;
 use crate::Cause;
 #[cfg(feature = "std")]
@@ -450,10 +450,14 @@ where
     }
 
     fn collect(&mut self, index: usize, value: T) {
-        // The buffer grows by doubling (`realloc`). Reserving room for every task at the first
-        // result would be one large fresh allocation made while the allocator's bins are full
-        // of freed task boxes, which sets off glibc's `malloc_consolidate`: more work than the
-        // doubling it saves.
+        if self.done.values.capacity() == 0 {
+            // A small group gets room for all its results at once: one allocation, which
+            // becomes the group's `Vec`. A large one starts at `SMALL` and grows by doubling
+            // (`realloc`): reserving room for every task would be one large fresh allocation,
+            // made while the allocator's bins are full of freed task boxes, which sets off
+            // glibc's `malloc_consolidate`, more work than the doubling it saves.
+            self.done.values.reserve((self.len() + 1).min(SMALL));
+        }
         self.done.push(index, value);
     }
 

@@ -422,7 +422,12 @@ impl<F: Future + Unpin> Running<F> {
     /// poll in it, `None` when there is no task.
     #[inline]
     pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<F::Output>> {
-        let slab = self.slab.poll_next(cx);
+        // An empty slab has nothing due and no new task (both are slab tasks).
+        let slab = if self.slab.len == 0 {
+            Poll::Ready(None)
+        } else {
+            self.slab.poll_next(cx)
+        };
         if let Poll::Ready(Some(output)) = slab {
             return Poll::Ready(Some(output));
         }

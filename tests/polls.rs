@@ -199,7 +199,7 @@ fn a_stale_waker_does_not_poll_the_task_that_took_its_slot() {
         }
     }));
     let mut results = vec![];
-    while results.len() < 1 {
+    while results.is_empty() {
         if let Poll::Ready(next) = poll_once(&mut group.try_next()) {
             results.extend(next.unwrap());
         }
