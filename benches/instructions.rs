@@ -135,7 +135,7 @@ fn count(case: &Case) -> Result<u64, String> {
             line.strip_prefix("totals:")
                 .or(line.strip_prefix("summary:"))
         })
-        .and_then(|total| total.trim().split_whitespace().next()?.parse().ok())
+        .and_then(|total| total.split_whitespace().next()?.parse().ok())
         .ok_or_else(|| format!("{}: no total in callgrind's output", case.name()))
 }
 
