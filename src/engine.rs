@@ -36,7 +36,8 @@
 //! The token fires and handles are refused before any task, the panicking one included, is
 //! dropped, whichever set held it. With `std`, [`Indexed`] catches the task's panic and hands it
 //! back with the task, as an [`Outcome::Panicked`]; `poll_running_once` terminates the group,
-//! drops that task last, then resumes the panic (or, with `catch_panics`, returns it as the
+//! drops that task last (a second panic in its destructor is swallowed: the original payload is
+//! the one that carries on), then resumes the panic (or, with `catch_panics`, returns it as the
 //! error). A panic elsewhere during a poll (a completed task's destructor), and every panic
 //! without `std`, unwinds through `TerminateOnUnwind`, which terminates the group on the way; a
 //! set may then drop the panicking task as the panic passes it.
@@ -308,7 +309,8 @@ where
             Poll::Ready(Some((_, Outcome::Panicked(payload, task)))) => {
                 // Ended as `Panicked` here, so the `Failed` that follows changes nothing.
                 self.terminate(Cause::Panicked);
-                drop(task);
+                // Its destructor may panic too: the first panic is the one that carries on.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(task)));
                 match self.on_panic {
                     Some(on_panic) => {
                         Poll::Ready(Some((usize::MAX, Err(on_panic(Panicked::new(payload))))))

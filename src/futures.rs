@@ -73,7 +73,9 @@ use crate::{ErrGroup, LocalErrGroup};
 /// ```
 ///
 /// With `tokio::select!`, which does not look at `is_terminated`, guard the branch instead:
-/// `next = group.try_next(), if !group.is_empty() => ..`.
+/// `next = group.try_next(), if !group.is_empty() => ..`. (`is_empty` counts tasks, not the
+/// results a `run_until` kept: after such a loop, one more `try_next` or an `.await` of the group
+/// hands those out.)
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct TryNext<'g, G> {
     group: &'g mut G,

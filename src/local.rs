@@ -105,7 +105,7 @@ impl<'a, T, E> LocalErrGroup<'a, T, E> {
     ///
     /// If `limit` is `Some(0)`, with the same message as [`with_limit(0)`](Self::with_limit):
     /// a zero limit never means "no limit" (`NonZeroUsize::new(0)` is `None`, which is why this
-    /// takes a plain `usize`).
+    /// takes an `Option<usize>`, not an `Option<NonZeroUsize>`).
     ///
     /// # Examples
     ///

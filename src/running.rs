@@ -43,12 +43,19 @@
 //! clears the bit and polls all of them, this one included, in the next pass with their own
 //! wakers: for each, the one poll that may find nothing to do. The waker that set the bit has
 //! woken the caller, so the next pass comes. No bit is ever cleared without the tasks it may stand
-//! for being scheduled: no wake-up is lost. (A wake-up from a waker that a task left registered
-//! somewhere it no longer waits can still cost a task a poll, as it would in any set.)
+//! for being scheduled: no wake-up is lost.
+//!
+//! What can still cost a poll that finds nothing to do, beyond the one per task: a stray wake-up
+//! of the group waker (from a waker that some task, finished or not, left registered where it no
+//! longer waits) makes every `anonymous` task take its extra poll early, and, landing while a
+//! group-waker task is being polled, is taken for that task's own wake-up and costs it a poll.
+//! A `FuturesUnordered` ignores the wakers of tasks it has released; the slab ignores its retired
+//! own wakers (below), but not the shared group waker.
 //!
 //! A finished task's slot is reused. If anything still holds the old task's own waker, that waker
-//! is retired (its wake-ups are ignored) and the slot gets a new one, so a stale waker cannot poll
-//! the new task.
+//! is retired (its wake-ups are ignored) and the slot gets a new one, so a stale waker does not
+//! poll the new task; only a wake-up already past the `retired` check on another thread when the
+//! slot was vacated can still set the bit, and cost the new task one poll.
 
 use alloc::sync::Arc;
 use alloc::task::Wake;
@@ -61,9 +68,13 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 
 use crate::sync::{AtomicBool, AtomicUsize, AtomicWaker, Ordering};
 
-/// The most tasks a slab runs; the others go to a `FuturesUnordered`. A bit per slot and
-/// [`ANON`] fit in a `usize` on every target.
-pub(crate) const SMALL: usize = if usize::BITS > 32 { 32 } else { 31 };
+/// The most tasks a slab runs; the others go to a `FuturesUnordered`: 32 where `usize` has more
+/// than 32 bits, one less than its width elsewhere, so that a bit per slot and [`ANON`] fit in it.
+pub(crate) const SMALL: usize = if usize::BITS > 32 {
+    32
+} else {
+    usize::BITS as usize - 1
+};
 
 /// The group waker's bit in [`Shared::woken`].
 const ANON: usize = 1 << SMALL;
