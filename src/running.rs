@@ -36,12 +36,13 @@
 //! 4. new tasks, in arrival order, so that tasks start in push order.
 //!
 //! When a task's poll under the group waker returns `Pending`, the slab looks at `ANON`. Clear:
-//! the task joins `anonymous`. Set, and no task is `anonymous`: the task woke itself (a
-//! cooperative yield), so the slab clears the bit and polls it in the next pass with the group
-//! waker again, without ever making it a waker of its own. Set while tasks are `anonymous`: the
-//! task may have woken itself or one of them (as a channel send wakes a sibling), so the slab
-//! clears the bit and polls all of them, this one included, in the next pass with their own
-//! wakers: for each, the one poll that may find nothing to do. The waker that set the bit has
+//! the task joins `anonymous`. Set, and no other task waits on the group waker (`on_group`: the
+//! `anonymous` tasks and those already scheduled for the poll that gives them their own waker):
+//! the task woke itself (a cooperative yield), so the slab clears the bit and polls it in the
+//! next pass with the group waker again, without ever making it a waker of its own. Set while
+//! others wait on it: the task may have woken itself or one of them (as a channel send wakes a
+//! sibling), so the slab clears the bit and polls all of them, this one included, in the next
+//! pass with their own wakers: for each, the one poll that may find nothing to do. The waker that set the bit has
 //! woken the caller, so the next pass comes. No bit is ever cleared without the tasks it may stand
 //! for being scheduled: no wake-up is lost.
 //!
@@ -192,6 +193,9 @@ pub(crate) struct Slab<F> {
     registered: usize,
     /// Pending under the group waker, which they did not wake.
     anonymous: usize,
+    /// Waiting on the group waker: `anonymous`, and those of them already scheduled for the poll
+    /// that gives them their own waker (in `due_own` or `next_own`) until that poll.
+    on_group: usize,
     /// To poll in this pass, with their own waker and with the group waker.
     due_own: usize,
     due_group: usize,
@@ -213,6 +217,7 @@ impl<F> Slab<F> {
             fresh: Fresh::new(),
             registered: 0,
             anonymous: 0,
+            on_group: 0,
             due_own: 0,
             due_group: 0,
             next_own: 0,
@@ -341,17 +346,19 @@ impl<F: Future + Unpin> Slab<F> {
             Poll::Ready(output) => {
                 // Dropped before `output` is handed on, as in a `FuturesUnordered`.
                 self.tasks[slot] = None;
+                self.on_group &= !bit;
                 self.vacate(slot);
                 Poll::Ready(output)
             }
             Poll::Pending if own => {
                 self.registered |= bit;
+                self.on_group &= !bit;
                 Poll::Pending
             }
             Poll::Pending => {
                 if shared.woken.load(Ordering::Acquire) & ANON != 0 {
                     shared.woken.fetch_and(!ANON, Ordering::AcqRel);
-                    if self.anonymous == 0 {
+                    if self.on_group & !bit == 0 {
                         // Nobody else waits on the group waker: the task woke itself (a
                         // cooperative yield), and is polled next pass with it again.
                         self.next_group |= bit;
@@ -361,9 +368,11 @@ impl<F: Future + Unpin> Slab<F> {
                         // waker, so this is the one poll that may find nothing to do.
                         self.next_own |= self.anonymous | bit;
                         self.anonymous = 0;
+                        self.on_group |= bit;
                     }
                 } else {
                     self.anonymous |= bit;
+                    self.on_group |= bit;
                 }
                 Poll::Pending
             }

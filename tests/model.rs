@@ -1657,3 +1657,36 @@ fn model_smoke_ready_children() {
         run(&script).unwrap();
     }
 }
+
+/// Regression (found by the property test): a task that opened the gate of a sibling already
+/// scheduled for its own-waker poll woke the group waker, and the slab took that for the task's
+/// own wake-up because no task was `anonymous` any more: the task was polled again without
+/// having woken, then once more when it got its own waker (two extra polls). The slab now counts
+/// every task still waiting on the group waker (`on_group`) before it trusts a self-wake.
+#[test]
+fn regression_waking_a_scheduled_sibling_is_not_taken_for_a_self_wake() {
+    use End::*;
+    let leaf = |steps: Vec<Step>, end| Task { steps, end };
+    let script = Script {
+        limit: None,
+        catch_panics: false,
+        initial: vec![
+            leaf(
+                vec![Step::Spawn(leaf(vec![Step::Gate], Ok)), Step::Gate],
+                Ok,
+            ),
+            leaf(vec![Step::Gate], Ok),
+            leaf(vec![Step::Yield, Step::Gate], Ok),
+            leaf(vec![Step::Open(0), Step::Gate, Step::Gate], Ok),
+            leaf(vec![Step::Spawn(leaf(vec![Step::Yield], Ok))], Ok),
+        ],
+        ops: vec![
+            Op::TryNext,
+            Op::Poll {
+                only_if_woken: false,
+            },
+        ],
+        drop_at: None,
+    };
+    run(&script).unwrap();
+}
