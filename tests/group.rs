@@ -71,13 +71,13 @@ fn a_group_of_ready_tasks_of_many_kinds_collects_everything() {
     assert_eq!(block_on(group), Ok((0..n).collect::<Vec<_>>()));
 }
 
-/// A group polls up to 16 running tasks as a list and more through a `FuturesUnordered`. Groups
-/// on either side of that line, and groups that cross it while being polled (tasks pushing
-/// children through a handle), return every value, direct pushes in push order, and finish
-/// every task without dropping one early.
+/// A group runs up to 32 tasks in its slab and more in a `FuturesUnordered` beside it. Groups on
+/// either side of that line, and groups that cross it while being polled (tasks pushing children
+/// through a handle), return every value, direct pushes in push order, and finish every task
+/// without dropping one early.
 #[test]
-fn groups_on_both_sides_of_sixteen_running_tasks_keep_every_task() {
-    for (direct, children) in [(1, 0), (16, 0), (17, 0), (40, 0), (8, 1), (16, 1), (6, 3)] {
+fn groups_on_both_sides_of_the_slab_keep_every_task() {
+    for (direct, children) in [(1, 0), (32, 0), (33, 0), (70, 0), (16, 1), (32, 1), (12, 3)] {
         let probe = Probe::new();
         let mut group = ErrGroup::<usize, ()>::new();
         let handle = group.handle();
@@ -592,12 +592,13 @@ impl Future for CountsPolls {
     }
 }
 
-/// Up to 16 running tasks, one poll of the group polls each of them exactly once: none skipped,
-/// none twice. Beyond 16, `FuturesUnordered` polls each woken task at most once per poll and
-/// yields early when tasks keep waking themselves; every task still gets its turn.
+/// Tasks that wake themselves on every poll: up to the slab's 32, one poll of the group polls
+/// each of them exactly once (none skipped, none twice). Beyond 32 the others are in a
+/// `FuturesUnordered`, which polls each woken task at most once per poll and yields early when
+/// tasks keep waking themselves; every task still gets its turn.
 #[test]
 fn one_poll_of_the_group_polls_each_task_at_most_once() {
-    for n in [1, 5, 16, 17, 40] {
+    for n in [1, 5, 32, 33, 70] {
         let counters: Vec<Arc<AtomicUsize>> = (0..n).map(|_| Arc::default()).collect();
         let mut group = ErrGroup::<(), ()>::new();
         for counter in &counters {
@@ -609,7 +610,7 @@ fn one_poll_of_the_group_polls_each_task_at_most_once() {
             assert!(poll_once(&mut group).is_pending());
             let after = polls();
             let once: Vec<usize> = before.iter().map(|b| b + 1).collect();
-            if n <= 16 {
+            if n <= 32 {
                 assert_eq!(after, once, "{n} tasks, poll {round}");
             } else {
                 let most = before.iter().zip(&after).all(|(b, a)| a - b <= 1);
