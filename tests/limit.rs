@@ -5,28 +5,13 @@
 
 mod probe;
 
-use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Arc;
 use std::task::Poll;
 
 use errgroup::{ErrGroup, LocalErrGroup};
 use futures::executor::block_on;
 
-use probe::{poll_once, track, yield_times, Gate, Probe};
-
-/// A task that waits for its gate, then returns its id.
-fn gated(
-    probe: &Arc<Probe>,
-    id: usize,
-    gate: &Gate,
-) -> impl Future<Output = Result<usize, ()>> + Send + 'static {
-    let wait = gate.wait();
-    track(probe.clone(), id, async move {
-        wait.await;
-        Ok(id)
-    })
-}
+use probe::{gated, poll_once, track, yield_times, Gate, Probe};
 
 /// Go's `TestGoLimit`: 1025 tasks under a limit of 10. The active count (up at a task's first
 /// poll, down when it completes) never exceeds the limit and reaches it; every task runs, and

@@ -22,25 +22,12 @@ use futures::future::FusedFuture;
 use futures_test::task::new_count_waker;
 use static_assertions::{assert_impl_all, assert_not_impl_any};
 
-use probe::{poll_once, track, yield_times, Gate, Probe};
+use probe::{gated, poll_once, yield_times, Gate, Probe};
 use support::{quiet_provoked_panics, Drops, PROVOKED};
 
 assert_impl_all!(RunUntil<'static, ErrGroup<'static, u32, ()>, std::future::Ready<()>>: Send, Unpin);
 assert_not_impl_any!(RunUntil<'static, ErrGroup<'static, u32, ()>, std::future::Ready<Rc<()>>>: Send);
 assert_not_impl_any!(RunUntil<'static, LocalErrGroup<'static, u32, ()>, std::future::Ready<()>>: Send);
-
-/// A task that waits for its gate, then returns its id.
-fn gated(
-    probe: &Arc<Probe>,
-    id: usize,
-    gate: &Gate,
-) -> impl Future<Output = Result<usize, String>> + Send + 'static {
-    let wait = gate.wait();
-    track(probe.clone(), id, async move {
-        wait.await;
-        Ok(id)
-    })
-}
 
 #[test]
 fn the_tasks_make_progress_while_the_callers_future_runs() {

@@ -4,34 +4,20 @@
 
 mod probe;
 
-use std::future::{pending, Future};
-use std::sync::Arc;
+use std::future::pending;
 use std::task::Poll;
 
 use errgroup::{ErrGroup, LocalErrGroup};
 use futures::executor::block_on;
 use futures::future::{self, Either, FusedFuture, FutureExt};
 
-use probe::{poll_once, run_by_hand, track, yield_times, Gate, Probe};
-
-/// A task that waits for its gate, then returns its id.
-fn gated(
-    probe: &Arc<Probe>,
-    id: usize,
-    gate: &Gate,
-) -> impl Future<Output = Result<usize, String>> + Send + 'static {
-    let wait = gate.wait();
-    track(probe.clone(), id, async move {
-        wait.await;
-        Ok(id)
-    })
-}
+use probe::{gated, poll_once, run_by_hand, track, yield_times, Gate, Probe};
 
 #[test]
 fn results_come_in_completion_order() {
     let probe = Probe::new();
     let gates = Gate::many(4);
-    let mut group = ErrGroup::new();
+    let mut group = ErrGroup::<usize, String>::new();
     for (i, gate) in gates.iter().enumerate() {
         group.push(gated(&probe, i, gate));
     }
@@ -75,7 +61,7 @@ fn ok_none_leaves_the_group_usable_for_a_crawler_loop() {
 fn dropping_a_pending_try_next_loses_no_result_and_no_task() {
     let probe = Probe::new();
     let gates = Gate::many(3);
-    let mut group = ErrGroup::new();
+    let mut group = ErrGroup::<usize, String>::new();
     for (i, gate) in gates.iter().enumerate() {
         group.push(gated(&probe, i, gate));
     }
@@ -165,7 +151,7 @@ fn try_next_in_select_macro_keeps_every_result() {
 fn a_later_await_returns_only_the_results_try_next_did_not() {
     let probe = Probe::new();
     let gates = Gate::many(5);
-    let mut group = ErrGroup::new();
+    let mut group = ErrGroup::<usize, String>::new();
     for (i, gate) in gates.iter().enumerate() {
         group.push(gated(&probe, i, gate));
     }
@@ -183,7 +169,7 @@ fn a_later_await_returns_only_the_results_try_next_did_not() {
 fn try_next_after_polling_the_group_returns_collected_results_first() {
     let probe = Probe::new();
     let gates = Gate::many(5);
-    let mut group = ErrGroup::new();
+    let mut group = ErrGroup::<usize, String>::new();
     for (i, gate) in gates.iter().enumerate() {
         group.push(gated(&probe, i, gate));
     }

@@ -165,6 +165,19 @@ impl Gate {
     }
 }
 
+/// A task that waits for `gate`, then returns `Ok(id)`, tracked by `probe` as task `id`.
+pub fn gated<E>(
+    probe: &Arc<Probe>,
+    id: usize,
+    gate: &Gate,
+) -> impl Future<Output = Result<usize, E>> + Send + 'static {
+    let wait = gate.wait();
+    track(probe.clone(), id, async move {
+        wait.await;
+        Ok(id)
+    })
+}
+
 /// Returns `Pending` `times` times, waking itself each time (a cooperative yield), then `Ready`.
 pub fn yield_times(times: usize) -> impl Future<Output = ()> + Send + 'static {
     let mut left = times;
