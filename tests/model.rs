@@ -624,6 +624,23 @@ impl Driver {
         w.events.len()
     }
 
+    /// After a poll that returned `Pending` without waking the caller, no task is left that woke
+    /// and was not polled since: nothing would poll it before something else wakes the caller.
+    fn check_woken_tasks_were_polled(&self) -> Result<(), String> {
+        if self.wakes.get() != self.wakes_at_poll {
+            return Ok(());
+        }
+        let left = woken_and_not_polled(&lock(&self.world).events);
+        if left.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "a poll returned Pending without waking the caller, but tasks {left:?} woke and \
+                 were not polled"
+            ))
+        }
+    }
+
     /// Completions logged since `start`, in order.
     fn completions_since(&self, start: usize) -> Vec<(Id, End)> {
         lock(&self.world).events[start..]
@@ -708,7 +725,7 @@ impl Driver {
         match result {
             Ok(Poll::Pending) if failed.is_none() => {
                 self.collected.extend(completions.iter().map(|&(id, _)| id));
-                Ok(())
+                self.check_woken_tasks_were_polled()
             }
             Ok(Poll::Ready(Ok(values))) if failed.is_none() => {
                 self.end(Cause::Finished);
@@ -778,7 +795,9 @@ impl Driver {
                 self.must_poll = true;
                 Ok(())
             }
-            (Ok(Poll::Pending), []) if !outstanding.is_empty() => Ok(()),
+            (Ok(Poll::Pending), []) if !outstanding.is_empty() => {
+                self.check_woken_tasks_were_polled()
+            }
             (result, &[failed]) if failed.1 != End::Ok => {
                 self.check_failure(result, Some(failed), "try_next")?;
                 self.end_failed(Some(failed));
@@ -894,6 +913,7 @@ impl Driver {
             match result {
                 Ok(Poll::Pending) if failed.is_none() && !fut_done => {
                     self.collected.extend(completions.iter().map(|&(id, _)| id));
+                    self.check_woken_tasks_were_polled()?;
                 }
                 Ok(Poll::Ready(Ok(Ok(Id::MAX)))) if fut_done => {
                     if count(|e| matches!(e, Event::Polled(_))) != 0 {
@@ -1276,6 +1296,39 @@ fn open_gate(world: &Mutex<World>, n: usize) {
     if let Some(waker) = waker {
         waker.wake();
     }
+}
+
+/// The tasks whose waker was woken after their last poll returned `Pending`, and that have not
+/// been polled since.
+fn woken_and_not_polled(events: &[Event]) -> Vec<Id> {
+    // Per task: being polled (and woken during that poll), or waiting (and woken since).
+    let mut stands: std::collections::BTreeMap<Id, (bool, bool)> = Default::default();
+    for event in events {
+        match *event {
+            Event::Polled(id) => {
+                stands.insert(id, (true, false));
+            }
+            Event::Woken(id) => {
+                if let Some((_, woken)) = stands.get_mut(&id) {
+                    *woken = true;
+                }
+            }
+            Event::Pending(id) => {
+                if let Some((polling, _)) = stands.get_mut(&id) {
+                    *polling = false;
+                }
+            }
+            Event::Completed(id, _) | Event::Dropped { id, .. } => {
+                stands.remove(&id);
+            }
+            _ => {}
+        }
+    }
+    stands
+        .into_iter()
+        .filter(|&(_, (polling, woken))| !polling && woken)
+        .map(|(id, _)| id)
+        .collect()
 }
 
 /// A task is polled again only after it woke, but for one extra poll per task (when the group
