@@ -1,56 +1,71 @@
 //! The set of running tasks a group polls, and how a wake-up reaches the task it is for.
 //!
-//! # Two modes, one guarantee
+//! # Where a task is
 //!
-//! Up to [`SMALL`] running tasks live in a [`Slab`]: slots in one `Vec`, no allocation per task.
-//! Tasks beyond those go to a `FuturesUnordered` beside it, made the first time the slab is
-//! full (see [`Running`] for which set a new task joins). A task never moves between the two. In
-//! both, **a task is polled again only after it woke**: the set gives every task a waker of its
-//! own, and the slab does so from a task's second poll on, at the cost of at most one extra poll
-//! per task (below). So a wake-up costs the same whatever the number of siblings, and a group
-//! nested in another group's task costs one poll per level: the inner group is polled only when
-//! one of its own tasks woke.
+//! A running task is in one of four places, and **is polled again only after it woke**, but for
+//! at most one extra poll in its life (below). So a wake-up costs the same whatever the number of
+//! siblings, and a group nested in another group's task costs one poll per level: the inner
+//! group is polled only when one of its own tasks woke.
 //!
-//! # How a wake-up reaches a slab task
+//! - **`due`**, a queue: tasks to poll with the *group waker* in this pass. New tasks join it in
+//!   push order (so tasks start in push order), and tasks that woke themselves in the pass before.
+//! - **`next`**, a queue: tasks that woke themselves while polled with the group waker in this
+//!   pass (a cooperative yield); they are `due` in the next pass.
+//! - **the [`Slab`]**: up to [`SMALL`] tasks that went `Pending` for a wake-up that comes later.
+//!   They wait on the group waker until it fires, and from their next poll on they have a waker
+//!   of their own (a bit in the readiness word).
+//! - **`overflow`**, a `FuturesUnordered`: such tasks beyond the slab's slots; it gives each its
+//!   own waker from the start.
 //!
-//! A slab's tasks never see the caller's waker. They see one of two kinds of waker, both pointing
-//! at the slab's [`Shared`] state: a readiness word, with one bit per slot and the [`ANON`] bit,
-//! and an `AtomicWaker` holding the caller's waker, registered at the start of every pass.
-//! Waking either kind sets its bit and, if the bit was clear, wakes the caller.
+//! A task moves only in that order (queue, then slab or set) and never back, so a task that
+//! completes at once, or that only yields before it completes, never leaves the queues: it costs
+//! no allocation of its own and no bookkeeping beyond a queue entry.
 //!
-//! - The **group waker** (`ANON`) is the one waker for tasks that have not needed their own. New
-//!   tasks are polled with it, so a task that completes at once, or that only wakes itself before
-//!   it completes (a cooperative yield), costs no allocation.
-//! - A task's **own waker** (its slot's bit) is made, once per slot, for a task that returned
-//!   `Pending` under the group waker without waking it: its wake-up comes later, and must then be
-//!   told apart from its siblings'.
+//! # How a wake-up reaches a task
+//!
+//! The queued tasks and the slab's tasks never see the caller's waker. They see one of two kinds
+//! of waker, both pointing at the shared state ([`Shared`]): a readiness word, with one bit per
+//! slot and the [`ANON`] bit, and an `AtomicWaker` holding the caller's waker, registered at the
+//! start of every pass. Waking either kind sets its bit and, if the bit was clear, wakes the
+//! caller.
+//!
+//! - The **group waker** (`ANON`) is the one waker of every task that has not needed its own.
+//! - A slab task's **own waker** (its slot's bit) is made, once per slot, at the first poll of a
+//!   task that returned `Pending` under the group waker without waking it: its wake-up comes
+//!   later, and must then be told apart from its siblings'.
 //!
 //! Each pass begins by registering the caller's waker and taking the readiness word (swapping it
 //! to zero). It then polls, each task at most once:
 //!
-//! 1. tasks pending under their own waker (`registered`) whose bit was set;
-//! 2. if `ANON` was set, every task pending under the group waker that did not wake it itself
-//!    (`anonymous`): the wake-up may be theirs, so each is polled once more, now with its own
-//!    waker, and from then on only when that fires (this is the one extra poll);
-//! 3. tasks scheduled by the pass before (`next_own`, `next_group`): see below;
-//! 4. new tasks, in arrival order, so that tasks start in push order.
+//! 1. slab tasks pending under their own waker (`registered`) whose bit was set;
+//! 2. if `ANON` was set, every slab task waiting on the group waker (`anonymous`): the wake-up
+//!    may be theirs, so each is polled once more, now with its own waker, and from then on only
+//!    when that fires (this is the one extra poll); also the slab tasks scheduled for that poll by
+//!    the pass before (`next_own`, below);
+//! 3. the `due` queue, in order, with the group waker (tasks pushed during the pass join it);
+//! 4. the `FuturesUnordered`, which polls its tasks whose own waker fired.
 //!
-//! When a task's poll under the group waker returns `Pending`, the slab looks at `ANON`. Clear:
-//! the task joins `anonymous`. Set, and no other task waits on the group waker (`on_group`: the
-//! `anonymous` tasks and those already scheduled for the poll that gives them their own waker):
-//! the task woke itself (a cooperative yield), so the slab clears the bit and polls it in the
-//! next pass with the group waker again, without ever making it a waker of its own. Set while
-//! others wait on it: the task may have woken itself or one of them (as a channel send wakes a
-//! sibling), so the slab clears the bit and polls all of them, this one included, in the next
-//! pass with their own wakers: for each, the one poll that may find nothing to do. The waker that set the bit has
-//! woken the caller, so the next pass comes. No bit is ever cleared without the tasks it may stand
-//! for being scheduled: no wake-up is lost.
+//! When a queued task's poll returns `Pending`, the running set looks at `ANON`.
+//!
+//! - Clear: the task waits for a later wake-up. It takes a slab slot as `anonymous` (or, with
+//!   every slot taken, joins the set, whose first poll of it is its one extra poll).
+//! - Set, and no slab task waits on the group waker (`on_group`: the `anonymous` tasks and those
+//!   already scheduled for the poll that gives them their own waker, until that poll): the task
+//!   woke itself (a cooperative yield), so the bit is cleared and the task joins `next`, to be
+//!   polled in the next pass with the group waker again, without ever needing a waker of its own.
+//! - Set while slab tasks wait on it: the task may have woken itself or one of them (as a channel
+//!   send wakes a sibling), so the bit is cleared and all of them, this one included (in a slot
+//!   or in the set), are polled in the next pass with their own wakers: for each, the one poll
+//!   that may find nothing to do.
+//!
+//! The waker that set the bit has woken the caller, so the next pass comes. No bit is ever
+//! cleared without the tasks it may stand for being scheduled: no wake-up is lost.
 //!
 //! What can still cost a poll that finds nothing to do, beyond the one per task: a stray wake-up
 //! of the group waker (from a waker that some task, finished or not, left registered where it no
 //! longer waits) makes every `anonymous` task take its extra poll early, and, landing while a
-//! group-waker task is being polled, is taken for that task's own wake-up and costs it a poll.
-//! A `FuturesUnordered` ignores the wakers of tasks it has released; the slab ignores its retired
+//! queued task is being polled, is taken for that task's own wake-up and costs it a poll. A
+//! `FuturesUnordered` ignores the wakers of tasks it has released; the slab ignores its retired
 //! own wakers (below), but not the shared group waker.
 //!
 //! A finished task's slot is reused. If anything still holds the old task's own waker, that waker
@@ -58,6 +73,7 @@
 //! poll the new task; only a wake-up already past the `retired` check on another thread when the
 //! slot was vacated can still set the bit, and cost the new task one poll.
 
+use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::task::Wake;
 use alloc::vec::Vec;
@@ -69,7 +85,7 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 
 use crate::sync::{AtomicBool, AtomicUsize, AtomicWaker, Ordering};
 
-/// The most tasks a slab runs; the others go to a `FuturesUnordered`: 32 where `usize` has more
+/// The most tasks a slab holds; the others go to a `FuturesUnordered`: 32 where `usize` has more
 /// than 32 bits, one less than its width elsewhere, so that a bit per slot and [`ANON`] fit in it.
 pub(crate) const SMALL: usize = if usize::BITS > 32 {
     32
@@ -80,7 +96,7 @@ pub(crate) const SMALL: usize = if usize::BITS > 32 {
 /// The group waker's bit in [`Shared::woken`].
 const ANON: usize = 1 << SMALL;
 
-/// What a slab's wakers share with it.
+/// What the running set's wakers share with it.
 struct Shared {
     /// A bit per slot whose own waker fired, and [`ANON`] for the group waker.
     woken: AtomicUsize,
@@ -109,7 +125,7 @@ impl Wake for Shared {
     }
 }
 
-/// A task's own waker: its slot's bit.
+/// A slab task's own waker: its slot's bit.
 struct SlotWaker {
     shared: Arc<Shared>,
     bit: usize,
@@ -135,39 +151,6 @@ struct Own {
     arc: Arc<SlotWaker>,
 }
 
-/// Slots of new tasks, in arrival order: a ring as long as the slab.
-struct Fresh {
-    slots: [u8; SMALL],
-    head: usize,
-    len: usize,
-}
-
-impl Fresh {
-    const fn new() -> Self {
-        Fresh {
-            slots: [0; SMALL],
-            head: 0,
-            len: 0,
-        }
-    }
-
-    fn push(&mut self, slot: usize) {
-        // `slot < SMALL <= 32`.
-        self.slots[(self.head + self.len) % SMALL] = slot as u8;
-        self.len += 1;
-    }
-
-    fn pop(&mut self) -> Option<usize> {
-        if self.len == 0 {
-            return None;
-        }
-        let slot = usize::from(self.slots[self.head]);
-        self.head = (self.head + 1) % SMALL;
-        self.len -= 1;
-        Some(slot)
-    }
-}
-
 /// Takes the lowest set bit out of `mask`.
 fn take_lowest(mask: &mut usize) -> Option<usize> {
     if *mask == 0 {
@@ -178,17 +161,15 @@ fn take_lowest(mask: &mut usize) -> Option<usize> {
     Some(slot)
 }
 
-/// Up to [`SMALL`] tasks in slots, each polled only when it woke (see the module docs). Every
-/// mask is over slot numbers; a task is in at most one of `registered`, `anonymous`, the `due_*`
-/// and `next_*` masks and `fresh`, and in none once it has completed.
+/// Up to [`SMALL`] tasks that wait for a wake-up, in slots (see the module docs). Every mask is
+/// over slot numbers; a task is in exactly one of `registered`, `anonymous`, `due_own` and
+/// `next_own`, and in none once it has completed.
 pub(crate) struct Slab<F> {
     tasks: Vec<Option<F>>,
     /// Occupied slots.
     len: usize,
     /// Free slots below `tasks.len()`.
     free: usize,
-    /// New tasks, not polled yet.
-    fresh: Fresh,
     /// Pending under their own waker.
     registered: usize,
     /// Pending under the group waker, which they did not wake.
@@ -196,14 +177,9 @@ pub(crate) struct Slab<F> {
     /// Waiting on the group waker: `anonymous`, and those of them already scheduled for the poll
     /// that gives them their own waker (in `due_own` or `next_own`) until that poll.
     on_group: usize,
-    /// To poll in this pass, with their own waker and with the group waker.
+    /// To poll with their own waker in this pass, and in the next.
     due_own: usize,
-    due_group: usize,
-    /// To poll in the next pass, likewise.
     next_own: usize,
-    next_group: usize,
-    /// Made at the first poll; the group waker is `Waker::from` the `Arc`.
-    shared: Option<(Arc<Shared>, Waker)>,
     /// A slot's own waker, made the first time a task in that slot needs one.
     own: Vec<Option<Own>>,
 }
@@ -214,15 +190,11 @@ impl<F> Slab<F> {
             tasks: Vec::new(),
             len: 0,
             free: 0,
-            fresh: Fresh::new(),
             registered: 0,
             anonymous: 0,
             on_group: 0,
             due_own: 0,
-            due_group: 0,
             next_own: 0,
-            next_group: 0,
-            shared: None,
             own: Vec::new(),
         }
     }
@@ -245,10 +217,10 @@ impl<F> Slab<F> {
             }
         }
     }
-}
 
-impl<F: Future + Unpin> Slab<F> {
-    fn push(&mut self, task: F) {
+    /// Takes in a task that went `Pending` under the group waker: waiting on it (`woke` false),
+    /// or scheduled for a poll with its own waker in the next pass.
+    fn insert(&mut self, task: F, woke: bool) {
         debug_assert!(self.len < SMALL);
         let slot = match take_lowest(&mut self.free) {
             Some(slot) => {
@@ -265,16 +237,23 @@ impl<F: Future + Unpin> Slab<F> {
             }
         };
         self.len += 1;
-        self.fresh.push(slot);
+        let bit = 1 << slot;
+        self.on_group |= bit;
+        if woke {
+            self.next_own |= bit;
+        } else {
+            self.anonymous |= bit;
+        }
     }
 
-    /// Registers the caller's waker and takes what woke since the last pass.
-    fn start_pass(&mut self, cx: &Context<'_>) {
-        let Some((shared, _)) = &self.shared else {
-            return;
-        };
-        shared.caller.register(cx.waker());
-        let woken = shared.woken.swap(0, Ordering::AcqRel);
+    /// The `anonymous` tasks are polled in the next pass with their own wakers.
+    fn schedule_anonymous(&mut self) {
+        self.next_own |= self.anonymous;
+        self.anonymous = 0;
+    }
+
+    /// Files what woke since the last pass (`woken`, the readiness word) as due in this one.
+    fn start_pass(&mut self, woken: usize) {
         let mut own = self.next_own | (woken & self.registered);
         if woken & ANON != 0 {
             own |= self.anonymous;
@@ -282,45 +261,16 @@ impl<F: Future + Unpin> Slab<F> {
         self.registered &= !own;
         self.anonymous &= !own;
         self.due_own |= own;
-        self.due_group |= self.next_group;
         self.next_own = 0;
-        self.next_group = 0;
     }
 
-    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<F::Output>> {
-        loop {
-            let (slot, own) = if let Some(slot) = take_lowest(&mut self.due_own) {
-                (slot, true)
-            } else if let Some(slot) = take_lowest(&mut self.due_group) {
-                (slot, false)
-            } else if let Some(slot) = self.fresh.pop() {
-                (slot, false)
-            } else if self.len == 0 {
-                return Poll::Ready(None);
-            } else {
-                return Poll::Pending;
-            };
-            if let Poll::Ready(output) = self.poll_slot(slot, own, cx) {
-                return Poll::Ready(Some(output));
-            }
-        }
-    }
-
-    /// Polls the task in `slot` with its own waker or the group waker, and files it by what the
-    /// poll said.
-    fn poll_slot(&mut self, slot: usize, own: bool, cx: &Context<'_>) -> Poll<F::Output> {
-        let bit = 1 << slot;
-        let (shared, group_waker) = self.shared.get_or_insert_with(|| {
-            let shared = Arc::new(Shared {
-                woken: AtomicUsize::new(0),
-                caller: AtomicWaker::new(),
-            });
-            // Made during a pass: the caller's waker has not been registered yet.
-            shared.caller.register(cx.waker());
-            let waker = Waker::from(Arc::clone(&shared));
-            (shared, waker)
-        });
-        let waker = if own {
+    /// Polls the due tasks, each with its own waker, until one completes.
+    fn poll_due(&mut self, shared: &Arc<Shared>) -> Option<F::Output>
+    where
+        F: Future + Unpin,
+    {
+        while let Some(slot) = take_lowest(&mut self.due_own) {
+            let bit = 1 << slot;
             if self.own.is_empty() {
                 self.own.resize_with(SMALL, || None);
             }
@@ -335,65 +285,44 @@ impl<F: Future + Unpin> Slab<F> {
                     arc,
                 }
             });
-            &own.waker
-        } else {
-            &*group_waker
-        };
-        let Some(task) = self.tasks[slot].as_mut() else {
-            unreachable!("slot {slot} is scheduled but holds no task");
-        };
-        match Pin::new(task).poll(&mut Context::from_waker(waker)) {
-            Poll::Ready(output) => {
-                // Dropped before `output` is handed on, as in a `FuturesUnordered`.
-                self.tasks[slot] = None;
-                self.on_group &= !bit;
-                self.vacate(slot);
-                Poll::Ready(output)
-            }
-            Poll::Pending if own => {
-                self.registered |= bit;
-                self.on_group &= !bit;
-                Poll::Pending
-            }
-            Poll::Pending => {
-                if shared.woken.load(Ordering::Acquire) & ANON != 0 {
-                    shared.woken.fetch_and(!ANON, Ordering::AcqRel);
-                    if self.on_group & !bit == 0 {
-                        // Nobody else waits on the group waker: the task woke itself (a
-                        // cooperative yield), and is polled next pass with it again.
-                        self.next_group |= bit;
-                    } else {
-                        // It may have woken itself, or a sibling waiting on the group waker (as
-                        // a channel send does): each of them is polled next pass, with its own
-                        // waker, so this is the one poll that may find nothing to do.
-                        self.next_own |= self.anonymous | bit;
-                        self.anonymous = 0;
-                        self.on_group |= bit;
-                    }
-                } else {
-                    self.anonymous |= bit;
-                    self.on_group |= bit;
+            let Some(task) = self.tasks[slot].as_mut() else {
+                unreachable!("slot {slot} is scheduled but holds no task");
+            };
+            let poll = Pin::new(task).poll(&mut Context::from_waker(&own.waker));
+            self.on_group &= !bit;
+            match poll {
+                Poll::Ready(output) => {
+                    // Dropped before `output` is handed on, as in a `FuturesUnordered`.
+                    self.tasks[slot] = None;
+                    self.vacate(slot);
+                    return Some(output);
                 }
-                Poll::Pending
+                Poll::Pending => self.registered |= bit,
             }
         }
+        None
     }
 }
 
-/// The running tasks of a group: up to [`SMALL`] in a [`Slab`], the rest in a
-/// `FuturesUnordered`, made the first time the slab is full.
-///
-/// No task ever moves from one to the other. A new task goes to the slab unless the slab is full
-/// or the `FuturesUnordered` still holds tasks: so the slab's new tasks were all pushed before
-/// any new task in the set, and polling the slab first keeps tasks starting in push order.
+/// The running tasks of a group, in the four places the module docs describe.
 pub(crate) struct Running<F> {
+    /// Made at the first poll of a task; the group waker is `Waker::from` the `Arc`.
+    shared: Option<(Arc<Shared>, Waker)>,
+    /// To poll with the group waker in this pass, in order.
+    due: VecDeque<F>,
+    /// Woke themselves under the group waker in this pass: due in the next one.
+    next: VecDeque<F>,
     slab: Slab<F>,
+    /// Made the first time the slab is full.
     overflow: Option<FuturesUnordered<F>>,
 }
 
 impl<F> Default for Running<F> {
     fn default() -> Self {
         Running {
+            shared: None,
+            due: VecDeque::new(),
+            next: VecDeque::new(),
             slab: Slab::new(),
             overflow: None,
         }
@@ -402,17 +331,24 @@ impl<F> Default for Running<F> {
 
 impl<F: Unpin> Running<F> {
     pub(crate) fn len(&self) -> usize {
-        self.slab.len + self.overflow.as_ref().map_or(0, FuturesUnordered::len)
+        self.due.len()
+            + self.next.len()
+            + self.slab.len
+            + self.overflow.as_ref().map_or(0, FuturesUnordered::len)
     }
 
-    /// Drops every task, and all of them even if a destructor panics: a `Vec` drops the rest of
-    /// its elements while the panic unwinds, and so does a `FuturesUnordered`'s `IntoIter` (its
-    /// own `clear` and `drop` would leak the tasks after a panicking one), and the locals here are
-    /// dropped on the way out too. Both are reset before anything is dropped, so a panic leaves
-    /// the set empty.
+    /// Drops every task, and all of them even if a destructor panics: a `VecDeque` and a `Vec`
+    /// drop the rest of their elements while the panic unwinds, and so does a
+    /// `FuturesUnordered`'s `IntoIter` (its own `clear` and `drop` would leak the tasks after a
+    /// panicking one), and the locals here are dropped on the way out too. Everything is reset
+    /// before anything is dropped, so a panic leaves the set empty.
     pub(crate) fn clear(&mut self) {
-        let overflow = self.overflow.take();
+        let due = core::mem::take(&mut self.due);
+        let next = core::mem::take(&mut self.next);
         let slab = core::mem::replace(&mut self.slab, Slab::new());
+        let overflow = self.overflow.take();
+        drop(due);
+        drop(next);
         drop(slab);
         for task in overflow.into_iter().flatten() {
             drop(task);
@@ -424,40 +360,86 @@ impl<F: Future + Unpin> Running<F> {
     /// Adds a task; it is polled before the current pass ends.
     #[inline]
     pub(crate) fn push(&mut self, task: F) {
-        match &mut self.overflow {
-            Some(set) if !set.is_empty() => set.push(task),
-            _ if self.slab.len < SMALL => self.slab.push(task),
-            overflow => overflow
-                .get_or_insert_with(FuturesUnordered::new)
-                .push(task),
+        if self.due.capacity() == 0 {
+            // Room for a small group's tasks at once, instead of a doubling series from four.
+            self.due.reserve_exact(SMALL);
         }
+        self.due.push_back(task);
     }
 
     /// Starts a pass: called on every poll of the group from outside, before `poll_next`.
     pub(crate) fn start_pass(&mut self, cx: &Context<'_>) {
-        self.slab.start_pass(cx);
+        if let Some((shared, _)) = &self.shared {
+            shared.caller.register(cx.waker());
+            let woken = shared.woken.swap(0, Ordering::AcqRel);
+            self.slab.start_pass(woken);
+        }
+        if !self.next.is_empty() {
+            if self.due.is_empty() {
+                core::mem::swap(&mut self.due, &mut self.next);
+            } else {
+                self.due.append(&mut self.next);
+            }
+        }
     }
 
     /// The output of the next task to complete in this pass; `Pending` once no task is left to
     /// poll in it, `None` when there is no task.
-    #[inline]
     pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<F::Output>> {
-        // An empty slab has nothing due and no new task (both are slab tasks).
-        let slab = if self.slab.len == 0 {
-            Poll::Ready(None)
-        } else {
-            self.slab.poll_next(cx)
-        };
-        if let Poll::Ready(Some(output)) = slab {
-            return Poll::Ready(Some(output));
+        if self.slab.due_own != 0 {
+            if let Some((shared, _)) = &self.shared {
+                if let Some(output) = self.slab.poll_due(shared) {
+                    return Poll::Ready(Some(output));
+                }
+            }
         }
-        let overflow = match &mut self.overflow {
-            Some(set) if !set.is_empty() => set.poll_next_unpin(cx),
-            _ => Poll::Ready(None),
-        };
-        match (slab, overflow) {
-            (_, Poll::Ready(Some(output))) => Poll::Ready(Some(output)),
-            (Poll::Ready(None), Poll::Ready(None)) => Poll::Ready(None),
+        while let Some(mut task) = self.due.pop_front() {
+            let (shared, group_waker) = self.shared.get_or_insert_with(|| {
+                let shared = Arc::new(Shared {
+                    woken: AtomicUsize::new(0),
+                    caller: AtomicWaker::new(),
+                });
+                // Made during a pass: the caller's waker has not been registered yet.
+                shared.caller.register(cx.waker());
+                let waker = Waker::from(Arc::clone(&shared));
+                (shared, waker)
+            });
+            if let Poll::Ready(output) =
+                Pin::new(&mut task).poll(&mut Context::from_waker(group_waker))
+            {
+                // Dropped before `output` is handed on, as in a `FuturesUnordered`.
+                drop(task);
+                return Poll::Ready(Some(output));
+            }
+            let woke = shared.woken.load(Ordering::Acquire) & ANON != 0;
+            if woke {
+                shared.woken.fetch_and(!ANON, Ordering::AcqRel);
+                if self.slab.on_group == 0 {
+                    // Nobody else waits on the group waker: the task woke itself (a cooperative
+                    // yield), and is polled next pass with it again.
+                    self.next.push_back(task);
+                    continue;
+                }
+                // It may have woken itself, or a slab task waiting on the group waker (as a
+                // channel send does): each of them is polled next pass, with its own waker.
+                self.slab.schedule_anonymous();
+            }
+            if self.slab.len < SMALL {
+                self.slab.insert(task, woke);
+            } else {
+                // Its own waker from its next poll on, which the set makes soon: this one
+                // may find nothing to do.
+                self.overflow
+                    .get_or_insert_with(FuturesUnordered::new)
+                    .push(task);
+            }
+        }
+        match &mut self.overflow {
+            Some(set) if !set.is_empty() => match set.poll_next_unpin(cx) {
+                Poll::Ready(Some(output)) => Poll::Ready(Some(output)),
+                _ => Poll::Pending,
+            },
+            _ if self.slab.len == 0 && self.next.is_empty() => Poll::Ready(None),
             _ => Poll::Pending,
         }
     }
