@@ -219,6 +219,7 @@ where
         self.enqueue(task);
     }
 
+    #[inline]
     fn enqueue(&mut self, task: F) {
         let index = self.next_index;
         self.next_index =
@@ -278,6 +279,7 @@ where
     /// Polls the running tasks once. A task's panic ends the group: the token fires and handles
     /// are refused, every task is dropped (the panicking one last), and then the panic carries on
     /// to the caller, or becomes the group's error with `catch_panics`.
+    #[inline]
     fn poll_running(&mut self, cx: &mut Context<'_>) -> Poll<Option<(usize, Result<T, E>)>> {
         #[cfg(feature = "std")]
         if let Some(on_panic) = self.on_panic {
@@ -297,6 +299,7 @@ where
         self.poll_running_once(cx)
     }
 
+    #[inline]
     fn poll_running_once(&mut self, cx: &mut Context<'_>) -> Poll<Option<(usize, Result<T, E>)>> {
         // A panic that unwinds through the set (without `std`, or from a destructor) ends the
         // group on its way out.
@@ -327,6 +330,7 @@ where
 
     /// The next completed task: `Some(Ok((index, value)))`, `Some(Err(e))` after which the group
     /// has terminated, or `None` when nothing is left (the group stays usable).
+    #[inline]
     pub(crate) fn poll_next(
         &mut self,
         cx: &mut Context<'_>,
@@ -451,6 +455,7 @@ where
         }
     }
 
+    #[inline]
     fn collect(&mut self, index: usize, value: T) {
         if self.done.values.capacity() == 0 {
             // A small group gets room for all its results at once: one allocation, which
@@ -600,7 +605,15 @@ impl<F, T, E> Core<F, T, E> {
     /// failure as early as possible, and still hears of it if a task's destructor panics.
     /// Ending again (a failed group being dropped) keeps the first cause.
     fn terminate(&mut self, cause: Cause) {
-        let cause = *self.ended.get_or_insert(cause);
+        if self.ended.is_some() {
+            // Ended before: the inbox is closed, the token has fired, and no task is left but
+            // one a push that reserved its place before the close may have queued since.
+            if let Some(inbox) = self.inbox.get() {
+                inbox.drain();
+            }
+            return;
+        }
+        self.ended = Some(cause);
         if let Some(inbox) = self.inbox.get() {
             inbox.close();
         }

@@ -151,6 +151,13 @@ struct Own {
     arc: Arc<SlotWaker>,
 }
 
+/// Clears [`ANON`]; whether it was set.
+fn take_anon(shared: &Shared) -> bool {
+    // A load first: the bit is usually clear, and a load costs less than a read-modify-write.
+    shared.woken.load(Ordering::Acquire) & ANON != 0
+        && shared.woken.fetch_and(!ANON, Ordering::AcqRel) & ANON != 0
+}
+
 /// Takes the lowest set bit out of `mask`.
 fn take_lowest(mask: &mut usize) -> Option<usize> {
     if *mask == 0 {
@@ -385,6 +392,7 @@ impl<F: Future + Unpin> Running<F> {
 
     /// The output of the next task to complete in this pass; `Pending` once no task is left to
     /// poll in it, `None` when there is no task.
+    #[inline]
     pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<F::Output>> {
         if self.slab.due_own != 0 {
             if let Some((shared, _)) = &self.shared {
@@ -404,6 +412,12 @@ impl<F: Future + Unpin> Running<F> {
                 let waker = Waker::from(Arc::clone(&shared));
                 (shared, waker)
             });
+            if take_anon(shared) && self.slab.on_group != 0 {
+                // The group waker fired since the pass began (or since the last queued task's
+                // poll), for a slab task waiting on it or for one polled since: taken now, so
+                // that only a wake-up during the coming poll is taken for this task's own.
+                self.slab.schedule_anonymous();
+            }
             if let Poll::Ready(output) =
                 Pin::new(&mut task).poll(&mut Context::from_waker(group_waker))
             {
@@ -411,12 +425,15 @@ impl<F: Future + Unpin> Running<F> {
                 drop(task);
                 return Poll::Ready(Some(output));
             }
-            let woke = shared.woken.load(Ordering::Acquire) & ANON != 0;
+            let woke = take_anon(shared);
             if woke {
-                shared.woken.fetch_and(!ANON, Ordering::AcqRel);
                 if self.slab.on_group == 0 {
                     // Nobody else waits on the group waker: the task woke itself (a cooperative
                     // yield), and is polled next pass with it again.
+                    if self.next.capacity() == 0 {
+                        // As much room as the queue has: most tasks of a pass yield alike.
+                        self.next.reserve_exact(self.due.capacity());
+                    }
                     self.next.push_back(task);
                     continue;
                 }
@@ -433,6 +450,11 @@ impl<F: Future + Unpin> Running<F> {
                     .get_or_insert_with(FuturesUnordered::new)
                     .push(task);
             }
+        }
+        if self.due.capacity() > 4 * SMALL {
+            // Drained: a large group's tasks now wait in the slab and the set, and the buffer
+            // they arrived in would stay as idle memory for as long as they wait.
+            self.due = VecDeque::new();
         }
         match &mut self.overflow {
             Some(set) if !set.is_empty() => match set.poll_next_unpin(cx) {

@@ -1743,3 +1743,38 @@ fn regression_waking_a_scheduled_sibling_is_not_taken_for_a_self_wake() {
     };
     run(&script).unwrap();
 }
+
+/// Regression (found by the property test): a task woke a slab sibling through the group waker,
+/// the sibling was polled (with its own waker) later in the same pass, and then a task from the
+/// waiting queue, polled with the group waker, found the bit still set and took it for its own
+/// wake-up: polled again without having woken, then once more when it got its own waker (two
+/// extra polls). A queued task's poll now clears the bit first.
+#[test]
+fn regression_a_wake_up_answered_earlier_in_the_pass_is_not_taken_for_a_self_wake() {
+    use End::*;
+    let leaf = |steps: Vec<Step>, end| Task { steps, end };
+    let script = Script {
+        limit: Some(2),
+        catch_panics: false,
+        initial: vec![
+            leaf(vec![Step::Gate, Step::Open(5)], Ok),
+            leaf(vec![Step::Gate, Step::Gate, Step::Yield], Ok),
+            leaf(vec![Step::Gate], Ok),
+            leaf(
+                vec![Step::Gate, Step::Spawn(leaf(vec![Step::Yield], Ok))],
+                Ok,
+            ),
+        ],
+        ops: vec![
+            Op::RunUntil {
+                fut: leaf(vec![Step::Gate], Ok),
+                opens: vec![0, 10],
+            },
+            Op::Poll {
+                only_if_woken: false,
+            },
+        ],
+        drop_at: None,
+    };
+    run(&script).unwrap();
+}
