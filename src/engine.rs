@@ -26,10 +26,12 @@
 //!
 //! # How a wake-up reaches a task
 //!
-//! `running` polls a task again only after it woke: up to `SMALL` tasks in a slab whose tasks get
-//! a waker of their own once they need one, the rest in a `FuturesUnordered` (see
-//! [`crate::running`], which writes down what both guarantee). The caller's waker is handed to the
-//! slab at the start of every outside poll (`start_pass`), and to the inbox in `receive`.
+//! `running` polls a task again only after it woke. New tasks and tasks that only yield are
+//! polled from a queue with the shared group waker; a task that waits for a later wake-up takes
+//! a slab slot (up to `SMALL`) or a `FuturesUnordered` node, and a waker of its own (see
+//! [`crate::running`], which writes down what each place guarantees and how a wake-up finds its
+//! task). The caller's waker is handed to the running set at the start of every outside poll
+//! (`start_pass`), and to the inbox in `receive`.
 //!
 //! # How a panic leaves the group
 //!

@@ -28,12 +28,13 @@ use crate::{CancelToken, Handle, PushError};
 /// on any executor, and tasks may borrow the caller's locals. The flip side: tasks only make
 /// progress while the group is being polled (see the crate docs on stalls).
 ///
-/// A task is polled again only after it woke, at any size and nesting depth: the first 32
-/// running tasks (31 on 32-bit targets) sit in slots with no allocation per task and get a waker
-/// of their own once they need one, the others go to a `FuturesUnordered`, so a wake-up costs the
-/// same however many siblings the task has, and a group inside a group's task is polled only when
-/// one of its own tasks woke. A task may get one extra poll, when it first needs a waker of its
-/// own.
+/// A task is polled again only after it woke, at any size and nesting depth: a new task is
+/// polled from a queue with a waker it shares with its siblings, and stays there, at no cost of
+/// its own, while it completes at once or only yields; a task that waits for a later wake-up
+/// takes one of 32 slots (31 on 32-bit targets) and a waker of its own, or, beyond those, a
+/// `FuturesUnordered` node. So a wake-up costs the same however many siblings the task has, and a
+/// group inside a group's task is polled only when one of its own tasks woke. A task may get one
+/// extra poll, when it first needs a waker of its own.
 ///
 /// Use [`LocalErrGroup`](crate::LocalErrGroup) when the tasks are not `Send`.
 ///
