@@ -30,8 +30,9 @@
 //! polled from a queue with the shared group waker; a task that waits for a later wake-up takes
 //! a slab slot (up to `SMALL`) or a `FuturesUnordered` node, and a waker of its own (see
 //! [`crate::running`], which writes down what each place guarantees and how a wake-up finds its
-//! task). The caller's waker is handed to the running set at the start of every outside poll
-//! (`start_pass`), and to the inbox in `receive`.
+//! task). Every outside poll that polls tasks is one pass of the running set, between
+//! `start_pass`, which hands it the caller's waker, and `end_pass`, which wakes the caller if a
+//! wake-up came in during the pass; the inbox gets the caller's waker in `receive`.
 //!
 //! # How a panic leaves the group
 //!
@@ -374,8 +375,12 @@ where
         if let Some(value) = self.take_collected() {
             return Poll::Ready(Ok(Some(value)));
         }
-        self.running.start_pass(cx);
-        match self.poll_next(cx) {
+        self.running.start_pass();
+        let poll = self.poll_next(cx);
+        if !self.is_finished() {
+            self.running.end_pass(cx);
+        }
+        match poll {
             Poll::Ready(Some(Ok((_, value)))) => Poll::Ready(Ok(Some(value))),
             Poll::Ready(Some(Err(error))) => Poll::Ready(Err(error)),
             Poll::Ready(None) => Poll::Ready(Ok(None)),
@@ -428,7 +433,11 @@ where
         }
         match self.drive(cx) {
             Drove::Failed(error) => Poll::Ready(Err(error)),
-            Drove::Pending | Drove::Empty => Poll::Pending,
+            Drove::Pending => Poll::Pending,
+            Drove::Empty => {
+                self.running.end_pass(cx);
+                Poll::Pending
+            }
         }
     }
 
@@ -437,9 +446,22 @@ where
     /// Tasks that arrive during the call (through a handle, from the waiting queue) may complete
     /// in it too, but not without bound: past `len() + 1` results it wakes the caller and
     /// returns `Pending`, handing the thread back to the executor.
+    ///
+    /// The pass ends here unless the set is empty (`Drove::Empty`): then the caller ends it, or
+    /// finishes the group, which needs no end.
     fn drive(&mut self, cx: &mut Context<'_>) -> Drove<E> {
+        self.running.start_pass();
+        let drove = self.drive_pass(cx);
+        if let Drove::Pending = drove {
+            self.running.end_pass(cx);
+        }
+        drove
+    }
+
+    /// [`drive`](Self::drive) between the start and the end of the pass.
+    #[inline]
+    fn drive_pass(&mut self, cx: &mut Context<'_>) -> Drove<E> {
         let mut budget = self.len() + 1;
-        self.running.start_pass(cx);
         loop {
             match self.poll_next(cx) {
                 Poll::Ready(Some(Ok((index, value)))) => {

@@ -31,7 +31,7 @@ use crate::{CancelToken, Handle, PushError};
 /// A task is polled again only after it woke, at any size and nesting depth: a new task is
 /// polled from a queue with a waker it shares with its siblings, and stays there, at no cost of
 /// its own, while it completes at once or only yields; a task that waits for a later wake-up
-/// takes one of 32 slots (31 on 32-bit targets) and a waker of its own, or, beyond those, a
+/// takes one of 32 slots (30 on 32-bit targets) and a waker of its own, or, beyond those, a
 /// `FuturesUnordered` node. So a wake-up costs the same however many siblings the task has, and a
 /// group inside a group's task is polled only when one of its own tasks woke. A task may get one
 /// extra poll, when it first needs a waker of its own.

@@ -25,17 +25,17 @@
 //!
 //! The queued tasks and the slab's tasks never see the caller's waker. They see one of two kinds
 //! of waker, both pointing at the shared state ([`Shared`]): a readiness word, with one bit per
-//! slot and the [`ANON`] bit, and an `AtomicWaker` holding the caller's waker, registered at the
-//! start of every pass. Waking either kind sets its bit and, if the bit was clear, wakes the
-//! caller.
+//! slot, the [`ANON`] bit and the [`POLLING`] bit, and an `AtomicWaker` holding the caller's
+//! waker. Waking either kind sets its bit and, if the bit was clear and no pass is running
+//! (`POLLING` clear), wakes the caller.
 //!
 //! - The **group waker** (`ANON`) is the one waker of every task that has not needed its own.
 //! - A slab task's **own waker** (its slot's bit) is made, once per slot, at the first poll of a
 //!   task that returned `Pending` under the group waker without waking it: its wake-up comes
 //!   later, and must then be told apart from its siblings'.
 //!
-//! Each pass begins by registering the caller's waker and taking the readiness word (swapping it
-//! to zero). It then polls, each task at most once:
+//! Each pass begins by taking the readiness word, swapping it to `POLLING` alone. It then polls,
+//! each task at most once:
 //!
 //! 1. slab tasks pending under their own waker (`registered`) whose bit was set;
 //! 2. if `ANON` was set, every slab task waiting on the group waker (`anonymous`): the wake-up
@@ -58,8 +58,17 @@
 //!   or in the set), are polled in the next pass with their own wakers: for each, the one poll
 //!   that may find nothing to do.
 //!
-//! The waker that set the bit has woken the caller, so the next pass comes. No bit is ever
-//! cleared without the tasks it may stand for being scheduled: no wake-up is lost.
+//! Before each queued task's poll the bit is cleared the same way (scheduling the `anonymous`
+//! tasks if it was set), so that only a wake-up during the poll is taken for the task's own.
+//!
+//! A pass ends (`end_pass`) by registering the caller's waker, then clearing `POLLING`. A wake-up
+//! during the pass set only its bit; if any bit is set then, or a task waits in `next` or
+//! `next_own`, the pass wakes the caller itself, so the next pass comes. That costs one wake-up
+//! per pass, where waking the caller from every waker would cost atomic operations on the
+//! `AtomicWaker` for every task that yields. A wake-up that finds `POLLING` clear finds the
+//! caller's waker registered; one that finds it set is seen by the clearing. No bit is ever
+//! cleared without the tasks it may stand for being scheduled: no wake-up is lost. (A pass that
+//! finishes the group needs no end: nothing is polled again.)
 //!
 //! What can still cost a poll that finds nothing to do, beyond the one per task: a stray wake-up
 //! of the group waker (from a waker that some task, finished or not, left registered where it no
@@ -86,29 +95,36 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use crate::sync::{AtomicBool, AtomicUsize, AtomicWaker, Ordering};
 
 /// The most tasks a slab holds; the others go to a `FuturesUnordered`: 32 where `usize` has more
-/// than 32 bits, one less than its width elsewhere, so that a bit per slot and [`ANON`] fit in it.
+/// than 32 bits, two less than its width elsewhere, so that a bit per slot, [`ANON`] and
+/// [`POLLING`] fit in it.
 pub(crate) const SMALL: usize = if usize::BITS > 32 {
     32
 } else {
-    usize::BITS as usize - 1
+    usize::BITS as usize - 2
 };
 
 /// The group waker's bit in [`Shared::woken`].
 const ANON: usize = 1 << SMALL;
 
+/// Set in [`Shared::woken`] while a pass runs: a wake-up then only sets its bit, and the pass
+/// wakes the caller at its end if it needs another.
+const POLLING: usize = ANON << 1;
+
 /// What the running set's wakers share with it.
 struct Shared {
-    /// A bit per slot whose own waker fired, and [`ANON`] for the group waker.
+    /// A bit per slot whose own waker fired, [`ANON`] for the group waker, and [`POLLING`].
     woken: AtomicUsize,
-    /// The waker of whoever polls the group, registered at the start of every pass.
+    /// The waker of whoever polls the group, registered at the end of every pass.
     caller: AtomicWaker,
 }
 
 impl Shared {
     fn wake_bit(&self, bit: usize) {
-        // A bit already set has woken the caller when it was set, and the pass that takes it
-        // has not begun yet.
-        if self.woken.fetch_or(bit, Ordering::AcqRel) & bit == 0 {
+        // A bit already set has woken the caller when it was set (or will, at the end of the
+        // pass that was running then), and the pass that takes it has not begun yet. While a
+        // pass runs, its end looks at the bits: waking the caller now would cost atomic
+        // operations the pass does not need, once per task that yields.
+        if self.woken.fetch_or(bit, Ordering::AcqRel) & (bit | POLLING) == 0 {
             self.caller.wake();
         }
     }
@@ -375,10 +391,9 @@ impl<F: Future + Unpin> Running<F> {
     }
 
     /// Starts a pass: called on every poll of the group from outside, before `poll_next`.
-    pub(crate) fn start_pass(&mut self, cx: &Context<'_>) {
+    pub(crate) fn start_pass(&mut self) {
         if let Some((shared, _)) = &self.shared {
-            shared.caller.register(cx.waker());
-            let woken = shared.woken.swap(0, Ordering::AcqRel);
+            let woken = shared.woken.swap(POLLING, Ordering::AcqRel);
             self.slab.start_pass(woken);
         }
         if !self.next.is_empty() {
@@ -387,6 +402,21 @@ impl<F: Future + Unpin> Running<F> {
             } else {
                 self.due.append(&mut self.next);
             }
+        }
+    }
+
+    /// Ends a pass: from now on a wake-up wakes the caller itself, and one that came in during
+    /// the pass (or a task that yielded, or one scheduled for the next pass) wakes it now.
+    pub(crate) fn end_pass(&mut self, cx: &Context<'_>) {
+        let Some((shared, _)) = &self.shared else {
+            return;
+        };
+        // Registered before `POLLING` is cleared: a wake-up that finds it clear finds the
+        // caller's waker too, and one that finds it set is seen here.
+        shared.caller.register(cx.waker());
+        let woken = shared.woken.fetch_and(!POLLING, Ordering::AcqRel) & !POLLING;
+        if woken != 0 || !self.next.is_empty() || self.slab.next_own != 0 {
+            cx.waker().wake_by_ref();
         }
     }
 
@@ -404,11 +434,10 @@ impl<F: Future + Unpin> Running<F> {
         while let Some(mut task) = self.due.pop_front() {
             let (shared, group_waker) = self.shared.get_or_insert_with(|| {
                 let shared = Arc::new(Shared {
-                    woken: AtomicUsize::new(0),
+                    // Made during a pass.
+                    woken: AtomicUsize::new(POLLING),
                     caller: AtomicWaker::new(),
                 });
-                // Made during a pass: the caller's waker has not been registered yet.
-                shared.caller.register(cx.waker());
                 let waker = Waker::from(Arc::clone(&shared));
                 (shared, waker)
             });
