@@ -364,23 +364,27 @@
 //! steps. `examples/parallel.rs` shows all three on tokio.
 //!
 //! ```
-//! use futures::{executor::ThreadPool, FutureExt};
+//! use futures::{executor::block_on, FutureExt};
 //! use errgroup::ErrGroup;
 //!
 //! fn count_primes(below: u64) -> usize {
 //!     (2..below).filter(|n| (2..*n).take_while(|d| d * d <= *n).all(|d| n % d != 0)).count()
 //! }
 //!
-//! # futures::executor::block_on(async {
-//! let pool = ThreadPool::new().unwrap();
+//! # block_on(async {
 //! let mut group = ErrGroup::new();
+//! let mut threads = Vec::new();
 //! for chunk in [100, 200, 300] {
-//!     // Runs on the pool, in parallel; dropping `handle` (say, on a sibling's error) drops it.
+//!     // Runs on a thread of its own, in parallel; dropping `handle` (say, on a sibling's
+//!     // error) drops it.
 //!     let (remote, handle) = async move { Ok::<_, String>(count_primes(chunk)) }.remote_handle();
-//!     pool.spawn_ok(remote);
+//!     threads.push(std::thread::spawn(move || block_on(remote)));
 //!     group.push(handle);
 //! }
 //! assert_eq!(group.await?, [25, 46, 62]);
+//! for thread in threads {
+//!     thread.join().unwrap();
+//! }
 //! # Ok::<(), String>(())
 //! # }).unwrap();
 //! ```
