@@ -31,8 +31,9 @@
 //! a slab slot (up to `SMALL`) or a `FuturesUnordered` node, and a waker of its own (see
 //! [`crate::running`], which writes down what each place guarantees and how a wake-up finds its
 //! task). Every outside poll that polls tasks is one pass of the running set, between
-//! `start_pass`, which hands it the caller's waker, and `end_pass`, which wakes the caller if a
-//! wake-up came in during the pass; the inbox gets the caller's waker in `receive`.
+//! `start_pass`, which takes the wake-ups that came in since the last pass, and `end_pass`, which
+//! registers the caller's waker and wakes the caller if a wake-up came in during the pass; the
+//! inbox gets the caller's waker in `receive`.
 //!
 //! # How a panic leaves the group
 //!

@@ -34,7 +34,9 @@ use crate::{CancelToken, Handle, PushError};
 /// takes one of 32 slots (30 on 32-bit targets) and a waker of its own, or, beyond those, a
 /// `FuturesUnordered` node. So a wake-up costs the same however many siblings the task has, and a
 /// group inside a group's task is polled only when one of its own tasks woke. A task may get one
-/// extra poll, when it first needs a waker of its own.
+/// extra poll, when it first needs a waker of its own; a wake-up of the shared waker that the
+/// group cannot attribute (one from a waker a task left registered where it no longer waits, for
+/// instance) can cost a task one more.
 ///
 /// Use [`LocalErrGroup`](crate::LocalErrGroup) when the tasks are not `Send`.
 ///

@@ -35,25 +35,29 @@
 //!   later, and must then be told apart from its siblings'.
 //!
 //! Each pass begins by taking the readiness word, swapping it to `POLLING` alone. It then polls,
-//! each task at most once:
+//! in this order:
 //!
 //! 1. slab tasks pending under their own waker (`registered`) whose bit was set;
 //! 2. if `ANON` was set, every slab task waiting on the group waker (`anonymous`): the wake-up
 //!    may be theirs, so each is polled once more, now with its own waker, and from then on only
 //!    when that fires (this is the one extra poll); also the slab tasks scheduled for that poll by
 //!    the pass before (`next_own`, below);
-//! 3. the `due` queue, in order, with the group waker (tasks pushed during the pass join it);
-//! 4. the `FuturesUnordered`, which polls its tasks whose own waker fired.
+//! 3. the `due` queue, in order, each task once, with the group waker (tasks pushed during the
+//!    pass join it);
+//! 4. the `FuturesUnordered`, which polls its tasks whose own waker fired (a task that joined it
+//!    in this pass among them).
 //!
 //! When a queued task's poll returns `Pending`, the running set looks at `ANON`.
 //!
 //! - Clear: the task waits for a later wake-up. It takes a slab slot as `anonymous` (or, with
 //!   every slot taken, joins the set, whose first poll of it is its one extra poll).
-//! - Set, and no slab task waits on the group waker (`on_group`: the `anonymous` tasks and those
-//!   already scheduled for the poll that gives them their own waker, until that poll): the task
-//!   woke itself (a cooperative yield), so the bit is cleared and the task joins `next`, to be
-//!   polled in the next pass with the group waker again, without ever needing a waker of its own.
-//! - Set while slab tasks wait on it: the task may have woken itself or one of them (as a channel
+//! - Set, and no other task waits on the group waker (no slab task is in `on_group`: the
+//!   `anonymous` tasks and those already scheduled for the poll that gives them their own waker,
+//!   until that poll; and the set is empty, since a task that joined it holds the group waker
+//!   until the set polls it, which cannot be seen from outside): the task woke itself (a
+//!   cooperative yield), so the bit is cleared and the task joins `next`, to be polled in the
+//!   next pass with the group waker again, without ever needing a waker of its own.
+//! - Set while others may wait on it: the task may have woken itself or one of them (as a channel
 //!   send wakes a sibling), so the bit is cleared and all of them, this one included (in a slot
 //!   or in the set), are polled in the next pass with their own wakers: for each, the one poll
 //!   that may find nothing to do.
@@ -73,9 +77,13 @@
 //! What can still cost a poll that finds nothing to do, beyond the one per task: a stray wake-up
 //! of the group waker (from a waker that some task, finished or not, left registered where it no
 //! longer waits) makes every `anonymous` task take its extra poll early, and, landing while a
-//! queued task is being polled, is taken for that task's own wake-up and costs it a poll. A
-//! `FuturesUnordered` ignores the wakers of tasks it has released; the slab ignores its retired
-//! own wakers (below), but not the shared group waker.
+//! queued task is being polled, is taken for that task's own wake-up and costs it a poll. So does
+//! a wake-up, during a queued task's poll, of a sibling that waits in the queues but has also
+//! registered the group waker elsewhere (it yielded, and waits for something else too, as a
+//! nested group with both kinds of task does): the polled task is then taken for a yield, and
+//! can take a second poll without a wake-up. A `FuturesUnordered` ignores the wakers of
+//! tasks it has released; the slab ignores its retired own wakers (below), but not the shared
+//! group waker.
 //!
 //! A finished task's slot is reused. If anything still holds the old task's own waker, that waker
 //! is retired (its wake-ups are ignored) and the slot gets a new one, so a stale waker does not
@@ -380,7 +388,8 @@ impl<F: Unpin> Running<F> {
 }
 
 impl<F: Future + Unpin> Running<F> {
-    /// Adds a task; it is polled before the current pass ends.
+    /// Adds a task; it is polled in the current pass (or, if the pass has returned already, as
+    /// `try_next` does after one result, in the next).
     #[inline]
     pub(crate) fn push(&mut self, task: F) {
         if self.due.capacity() == 0 {
@@ -401,6 +410,10 @@ impl<F: Future + Unpin> Running<F> {
                 core::mem::swap(&mut self.due, &mut self.next);
             } else {
                 self.due.append(&mut self.next);
+                if self.next.capacity() > 4 * SMALL {
+                    // Emptied with its buffer kept: freed, as `due` is once drained.
+                    self.next = VecDeque::new();
+                }
             }
         }
     }
@@ -456,7 +469,14 @@ impl<F: Future + Unpin> Running<F> {
             }
             let woke = take_anon(shared);
             if woke {
-                if self.slab.on_group == 0 {
+                // A task that joined the set holds the group waker until the set polls it, which
+                // cannot be seen from here: while the set holds tasks, a wake-up is never taken
+                // for a yield.
+                let set_is_empty = self
+                    .overflow
+                    .as_ref()
+                    .map_or(true, FuturesUnordered::is_empty);
+                if self.slab.on_group == 0 && set_is_empty {
                     // Nobody else waits on the group waker: the task woke itself (a cooperative
                     // yield), and is polled next pass with it again.
                     if self.next.capacity() == 0 {

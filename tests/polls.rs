@@ -237,3 +237,69 @@ fn a_stale_waker_does_not_poll_the_task_that_took_its_slot() {
     assert!(poll_once(&mut group.try_next()).is_pending());
     assert_eq!(later.load(SeqCst), 3);
 }
+
+/// With every slot taken by a task waiting under its own waker, a new task `X` goes to the
+/// `FuturesUnordered` still holding the shared waker; the task `Y` polled after it wakes `X`
+/// through that waker. `Y` did not wake itself, so it must not be taken for a yield: it gets its
+/// one extra poll, and no second one.
+#[test]
+fn waking_a_task_that_just_joined_the_set_is_not_taken_for_a_yield() {
+    use probe::Gate;
+    let mut group = ErrGroup::<usize, String>::new();
+    let (first, slab) = (Gate::new(), Gate::many(32));
+    // Fill the slab: 32 tasks waiting under the shared waker, then all given their own waker
+    // by one wake-up of it (the first gate), and waiting again.
+    for (i, gate) in slab.iter().enumerate() {
+        let (first, gate) = (first.wait(), gate.wait());
+        group.push(async move {
+            if i == 0 {
+                first.await;
+            }
+            gate.await;
+            Ok(i)
+        });
+    }
+    let (waker, wakes) = new_count_waker();
+    let mut cx = Context::from_waker(&waker);
+    let mut poll = |group: &mut ErrGroup<usize, String>| {
+        assert!(Pin::new(&mut group.try_next()).poll(&mut cx).is_pending());
+    };
+    poll(&mut group);
+    first.open();
+    poll(&mut group);
+    // X waits for its gate; Y opens it, then waits for a gate nobody opens.
+    let (x_gate, y_gate) = (Gate::new(), Gate::new());
+    let x_wait = x_gate.wait();
+    group.push(async move {
+        x_wait.await;
+        Ok(100)
+    });
+    let y_polls = Arc::new(AtomicUsize::new(0));
+    let (counted, y_wait) = (Arc::clone(&y_polls), y_gate.wait());
+    let mut y_wait = Box::pin(y_wait);
+    group.push(std::future::poll_fn(move |cx| {
+        if counted.fetch_add(1, SeqCst) == 0 {
+            x_gate.open();
+        }
+        y_wait.as_mut().poll(cx).map(|()| Ok(101))
+    }));
+    // Poll while woken (and a few times more), collecting X's result.
+    let mut results = vec![];
+    let mut seen = wakes.get();
+    for round in 0..20 {
+        if round > 2 && wakes.get() == seen {
+            break;
+        }
+        seen = wakes.get();
+        match Pin::new(&mut group.try_next()).poll(&mut cx) {
+            Poll::Ready(next) => results.extend(next.unwrap()),
+            Poll::Pending => {}
+        }
+    }
+    assert_eq!(results, [100], "X completes once Y opened its gate");
+    assert!(
+        y_polls.load(SeqCst) <= 2,
+        "Y was polled {} times without a wake-up after its first poll",
+        y_polls.load(SeqCst) - 1
+    );
+}
