@@ -1,4 +1,5 @@
-//! The engine shared by [`ErrGroup`](crate::ErrGroup) and [`LocalErrGroup`](crate::LocalErrGroup).
+//! The core both fronts share: [`ErrGroup`](crate::ErrGroup) and
+//! [`LocalErrGroup`](crate::LocalErrGroup) differ only in the box their tasks come in.
 //!
 //! # Design
 //!
@@ -11,40 +12,34 @@
 //!  push ──► waiting (VecDeque, FIFO) ──refill──► running (Running<Indexed<F>>)
 //!    ▲                                               │ (index, Ok(v))      │ (index, Err(e))
 //!  inbox (Handle pushes, any thread)                 ▼                     ▼
-//!                                      done (completion order) ──► Vec<T> in push order
+//!                                      kept (completion order) ──► Vec<T> in push order
 //!                                                                 terminate(): drop all
 //! ```
 //!
 //! Each task gets an `index` when the group receives it (push order; handle pushes in arrival
-//! order). A finished task's value goes to `done` in completion order, so `try_next` can hand
-//! back the oldest, and the final `Vec` is `done` sorted by index. Tasks usually complete in push
-//! order; while they do, `done` keeps no indices and its buffer becomes the final `Vec` as it is,
-//! with no copy and no sort (`Collected`). Indices wrap around (a long-lived group on a 32-bit
-//! target pushes more than 2³² tasks; they skip zero, see [`Indexed`]), so they are compared by
-//! how far each lies behind `next_index`, which is right while fewer than `usize::MAX - 1`
-//! results are outstanding.
+//! order). A finished task's value is kept in completion order (`Kept`), so `try_next` can hand
+//! back the oldest, and the final `Vec` is sorted by index.
 //!
-//! # How a wake-up reaches a task
+//! # The pass
 //!
-//! `running` polls a task again only after it woke. New tasks and tasks that only yield are
-//! polled from a queue with the shared group waker; a task that waits for a later wake-up takes
-//! a slab slot (up to `SMALL`) or a `FuturesUnordered` node, and a waker of its own (see
-//! [`crate::running`], which writes down what each place guarantees and how a wake-up finds its
-//! task). Every outside poll that polls tasks is one pass of the running set, between
-//! `start_pass`, which takes the wake-ups that came in since the last pass, and `end_pass`, which
-//! registers the caller's waker and wakes the caller if a wake-up came in during the pass; the
-//! inbox gets the caller's waker in `receive`.
+//! Every outside poll that polls tasks (the group future, `try_next`, `run_until`) goes through
+//! [`Core::drive`]: one pass of the running set, between `start_pass`, which takes the wake-ups
+//! that came in since the last pass, and `end_pass`, which registers the caller's waker. The
+//! pass ends (`end_pass`) exactly when the drive returns without handing out a value and the group
+//! is still open: a poll that returns a value or ends the group leaves the caller nothing to wait
+//! for, and the next pass takes whatever woke meanwhile. How a wake-up reaches a task is
+//! [`crate::running`]'s business.
 //!
 //! # How a panic leaves the group
 //!
 //! The token fires and handles are refused before any task, the panicking one included, is
-//! dropped, whichever set held it. With `std`, [`Indexed`] catches the task's panic and hands it
-//! back with the task, as an [`Outcome::Panicked`]; `poll_running_once` terminates the group,
-//! drops that task last (a second panic in its destructor is swallowed: the original payload is
-//! the one that carries on), then resumes the panic (or, with `catch_panics`, returns it as the
-//! error). A panic elsewhere during a poll (a completed task's destructor), and every panic
-//! without `std`, unwinds through `TerminateOnUnwind`, which terminates the group on the way; a
-//! set may then drop the panicking task as the panic passes it.
+//! dropped. With `std`, [`Indexed`] catches the task's panic and hands it back with the task, as
+//! an [`Outcome::Panicked`]; the core terminates the group, drops that task last, then resumes
+//! the panic (or, with `catch_panics`, returns it as the error). While a group that catches
+//! panics, or one whose task panicked, drops its tasks, each destructor runs inside
+//! `catch_unwind`: a second panic is swallowed, and the first error or panic is the one that
+//! carries on. A panic elsewhere during a poll (a completed task's destructor), and every panic
+//! without `std`, unwinds through `TerminateOnUnwind`, which terminates the group on the way.
 //!
 //! # Invariants
 //!
@@ -52,8 +47,8 @@
 //!   start, and waiting tasks start in FIFO order (`refill` after every completion, in
 //!   `set_limit`, and `push` never overtakes the queue).
 //! - Once `ended` is set (first error, panic, drop, or the group future's `Ready`: the token's
-//!   [`Cause`]), the group holds no task, its inbox is closed and its token is cancelled with that
-//!   cause; nothing starts again, and the cause never changes.
+//!   [`Cause`]), the group holds no task, its token has fired with that cause and its inbox is
+//!   closed (in that order); nothing starts again, and the cause never changes.
 //! - `inbox` and `token` are created on first use (`handle()`, `token()`), so a group that uses
 //!   neither pays for neither.
 
@@ -69,74 +64,19 @@ use core::pin::Pin;
 use core::task::{Context, Poll};
 
 use crate::handle::Inbox;
-use crate::running::{Running, SMALL};
+use crate::kept::{fit, Kept};
+use crate::running::Running;
+use crate::task::{Indexed, Outcome};
 use crate::token::CancelToken;
+use crate::waker::INBOX;
 use crate::Cause;
 #[cfg(feature = "std")]
 use crate::Panicked;
 
-/// A task tagged with its position in push order.
-///
-/// With `std` it also catches the task's panic and returns it as the task's outcome, together
-/// with the task itself: so the engine, not the set that polled it, decides when the panicking
-/// task is dropped, and that is after the token has fired, in every mode. (Without `std` there is
-/// no `catch_unwind`; the panic unwinds through the set, which may drop the task on the way.)
-struct Indexed<F> {
-    /// Never zero, so that an `Option<Indexed<F>>` (a slot of the slab, a `FuturesUnordered`
-    /// node) is no larger than an `Indexed<F>`: `task` already uses its own niche.
-    index: NonZeroUsize,
-    /// `None` only after it panicked and was handed to the engine.
-    task: Option<F>,
-}
-
-// The task is only ever polled through `Pin::new`, which needs `F: Unpin`; nothing is pinned
-// structurally, so the wrapper can move freely whatever `F` is.
-impl<F> Unpin for Indexed<F> {}
-
-/// How a task ended.
-enum Outcome<O, F> {
-    Done(O),
-    /// It panicked: the payload, and the task, not dropped yet.
-    #[cfg(feature = "std")]
-    Panicked(Box<dyn core::any::Any + Send>, Option<F>),
-    #[cfg(not(feature = "std"))]
-    #[allow(dead_code)]
-    Never(core::convert::Infallible, PhantomData<F>),
-}
-
-impl<F: Future + Unpin> Future for Indexed<F> {
-    type Output = (usize, Outcome<F::Output, F>);
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let index = self.index.get();
-        let Some(task) = self.task.as_mut() else {
-            // Handed to the engine after a panic; the set that held it is being dropped.
-            return Poll::Pending;
-        };
-        #[cfg(feature = "std")]
-        {
-            let poll =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Pin::new(task).poll(cx)));
-            match poll {
-                Ok(poll) => poll.map(|out| (index, Outcome::Done(out))),
-                Err(payload) => {
-                    let task = self.task.take();
-                    Poll::Ready((index, Outcome::Panicked(payload, task)))
-                }
-            }
-        }
-        #[cfg(not(feature = "std"))]
-        Pin::new(task)
-            .poll(cx)
-            .map(|out| (index, Outcome::Done(out)))
-    }
-}
-
 pub(crate) struct Core<F, T, E> {
     running: Running<Indexed<F>>,
     waiting: VecDeque<Indexed<F>>,
-    /// Results collected by the group future, in completion order.
-    done: Collected<T>,
+    kept: Kept<T>,
     /// The index the next task gets: counting from 1, and from 1 again after `usize::MAX`.
     next_index: NonZeroUsize,
     limit: Option<NonZeroUsize>,
@@ -149,15 +89,40 @@ pub(crate) struct Core<F, T, E> {
     _error: PhantomData<fn() -> E>,
 }
 
+/// What a [`Core::drive`] is for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// `try_next`: the first value that completes.
+    Next,
+    /// `run_until`: keep what completes; an empty group stays open.
+    Keep,
+    /// The group future: keep what completes, and finish once nothing is left.
+    Finish,
+}
+
+/// How a [`Core::drive`] ended.
+enum Drove<T, E> {
+    /// `Mode::Next`: a task's value.
+    Value(T),
+    /// A task failed; the group has ended.
+    Failed(E),
+    /// `Mode::Finish`: no task is left; the group has ended with these values, in push order.
+    Finished(Vec<T>),
+    /// No task is left, none is on its way through a handle, and the group is still open.
+    Empty,
+    /// Some task is pending (or the budget ran out, and the caller has been woken).
+    Pending,
+}
+
 impl<F, T, E> Core<F, T, E>
 where
     F: Future<Output = Result<T, E>> + Unpin,
 {
-    pub(crate) fn new(limit: Option<NonZeroUsize>) -> Self {
+    pub(crate) const fn new(limit: Option<NonZeroUsize>) -> Self {
         Core {
-            running: Running::default(),
+            running: Running::new(),
             waiting: VecDeque::new(),
-            done: Collected::new(),
+            kept: Kept::new(),
             next_index: NonZeroUsize::MIN,
             limit,
             ended: None,
@@ -191,7 +156,7 @@ where
     /// no kept result. Like `FuturesUnordered`'s `is_terminated`, so `select!` skips a group that
     /// is empty for a moment, and takes it again once something is pushed.
     pub(crate) fn has_nothing_next(&self) -> bool {
-        self.is_finished() || (self.len() == 0 && self.done.values.is_empty())
+        self.is_finished() || (self.len() == 0 && self.kept.is_empty())
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -214,12 +179,11 @@ where
     }
 
     /// Adds a task; panics if the group has finished.
+    #[track_caller]
     pub(crate) fn push(&mut self, task: F, caller: &str) {
-        assert!(
-            !self.is_finished(),
-            "{caller} called on a group that has already finished \
-             (its future returned, it failed, or a task panicked)"
-        );
+        if self.is_finished() {
+            pushed_into_finished(caller);
+        }
         self.enqueue(task);
     }
 
@@ -228,10 +192,7 @@ where
         let index = self.next_index;
         self.next_index =
             NonZeroUsize::new(index.get().wrapping_add(1)).unwrap_or(NonZeroUsize::MIN);
-        let task = Indexed {
-            index,
-            task: Some(task),
-        };
+        let task = Indexed::new(index, task);
         if self.waiting.is_empty() && self.under_limit() {
             self.running.push(task);
         } else {
@@ -241,10 +202,19 @@ where
 
     /// Starts waiting tasks while there is room.
     fn refill(&mut self) {
-        while !self.waiting.is_empty() && self.under_limit() {
-            if let Some(task) = self.waiting.pop_front() {
-                self.running.push(task);
+        if self.waiting.is_empty() {
+            return;
+        }
+        while self.under_limit() {
+            match self.waiting.pop_front() {
+                Some(task) => self.running.push(task),
+                None => break,
             }
+        }
+        if self.waiting.is_empty() {
+            self.waiting = VecDeque::new();
+        } else {
+            fit(&mut self.waiting);
         }
     }
 
@@ -259,20 +229,22 @@ where
             Some(inbox) => Arc::downgrade(inbox),
             // A finished group never receives again: a dangling `Weak` refuses every push.
             None if self.is_finished() => Weak::new(),
-            None => Arc::downgrade(self.inbox.get_or_init(|| Arc::new(Inbox::new()))),
+            None => Arc::downgrade(
+                self.inbox
+                    .get_or_init(|| Arc::new(Inbox::new(self.running.readiness()))),
+            ),
         }
     }
 
     /// Moves tasks pushed through handles into the group, at most as many as were queued when
     /// the call began (a producer pushing faster than we drain cannot keep us here).
-    fn receive(&mut self, cx: &mut Context<'_>) {
+    fn receive(&mut self) {
         let Some(inbox) = self.inbox.get() else {
             return;
         };
-        inbox.register(cx.waker());
         for _ in 0..inbox.queued() {
             // Borrowed anew for each task (`enqueue` needs `&mut self`), not cloned: a clone
-            // would cost two atomic operations on every poll of a group that has a handle.
+            // would cost two atomic operations.
             match self.inbox.get().and_then(|inbox| inbox.pop()) {
                 Some(task) => self.enqueue(task),
                 None => break,
@@ -282,46 +254,48 @@ where
 
     /// Polls the running tasks once. A task's panic ends the group: the token fires and handles
     /// are refused, every task is dropped (the panicking one last), and then the panic carries on
-    /// to the caller, or becomes the group's error with `catch_panics`.
+    /// to the caller, or becomes the group's error with `catch_panics`. A task's error ends the
+    /// group too.
     #[inline]
-    fn poll_running(&mut self, cx: &mut Context<'_>) -> Poll<Option<(usize, Result<T, E>)>> {
+    fn poll_running(&mut self) -> Poll<Option<Result<(usize, T), E>>> {
         #[cfg(feature = "std")]
         if let Some(on_panic) = self.on_panic {
             // What `Indexed` does not catch: a panic in a completed task's destructor.
-            let poll = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                self.poll_running_once(cx)
-            }));
+            let poll =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.poll_running_once()));
             return match poll {
                 Ok(poll) => poll,
                 Err(payload) => {
-                    // Ended as `Panicked` here, so the `Failed` that follows changes nothing.
                     self.terminate(Cause::Panicked);
-                    Poll::Ready(Some((usize::MAX, Err(on_panic(Panicked::new(payload))))))
+                    Poll::Ready(Some(Err(on_panic(Panicked::new(payload)))))
                 }
             };
         }
-        self.poll_running_once(cx)
+        self.poll_running_once()
     }
 
     #[inline]
-    fn poll_running_once(&mut self, cx: &mut Context<'_>) -> Poll<Option<(usize, Result<T, E>)>> {
+    fn poll_running_once(&mut self) -> Poll<Option<Result<(usize, T), E>>> {
         // A panic that unwinds through the set (without `std`, or from a destructor) ends the
         // group on its way out.
         let guard = TerminateOnUnwind(self);
-        let poll = guard.0.running.poll_next(cx);
+        let poll = guard.0.running.poll_next();
         core::mem::forget(guard);
         match poll {
-            Poll::Ready(Some((index, Outcome::Done(output)))) => Poll::Ready(Some((index, output))),
+            Poll::Ready(Some((index, Outcome::Done(Ok(value))))) => {
+                Poll::Ready(Some(Ok((index, value))))
+            }
+            Poll::Ready(Some((_, Outcome::Done(Err(error))))) => {
+                self.terminate(Cause::Failed);
+                Poll::Ready(Some(Err(error)))
+            }
             #[cfg(feature = "std")]
             Poll::Ready(Some((_, Outcome::Panicked(payload, task)))) => {
-                // Ended as `Panicked` here, so the `Failed` that follows changes nothing.
                 self.terminate(Cause::Panicked);
                 // Its destructor may panic too: the first panic is the one that carries on.
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(task)));
+                dispose(task, true);
                 match self.on_panic {
-                    Some(on_panic) => {
-                        Poll::Ready(Some((usize::MAX, Err(on_panic(Panicked::new(payload))))))
-                    }
+                    Some(on_panic) => Poll::Ready(Some(Err(on_panic(Panicked::new(payload))))),
                     None => std::panic::resume_unwind(payload),
                 }
             }
@@ -332,91 +306,99 @@ where
         }
     }
 
-    /// The next completed task: `Some(Ok((index, value)))`, `Some(Err(e))` after which the group
-    /// has terminated, or `None` when nothing is left (the group stays usable).
-    #[inline]
-    pub(crate) fn poll_next(
-        &mut self,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<(usize, T), E>>> {
-        if self.is_finished() {
-            return Poll::Ready(None);
+    /// One pass of the running set on behalf of an outside poll: every poll that polls tasks
+    /// comes here (see "The pass" in the module docs).
+    ///
+    /// Tasks that arrive during the pass (through a handle, from the waiting queue) may complete
+    /// in it too, but not without bound: past `len() + 1` results it wakes the caller and
+    /// returns `Pending`, handing the thread back to the executor.
+    fn drive(&mut self, cx: &mut Context<'_>, mode: Mode) -> Drove<T, E> {
+        if self.running.start_pass() & INBOX != 0 {
+            self.receive();
         }
-        loop {
-            self.receive(cx);
-            match self.poll_running(cx) {
-                Poll::Ready(Some((index, Ok(value)))) => {
+        let mut budget = self.len() + 1;
+        let drove = loop {
+            match self.poll_running() {
+                Poll::Ready(Some(Ok((index, value)))) => {
                     self.refill();
-                    return Poll::Ready(Some(Ok((index, value))));
+                    if mode == Mode::Next {
+                        return Drove::Value(value);
+                    }
+                    self.kept.push(index, value, self.len() + 1);
+                    budget -= 1;
+                    if budget == 0 {
+                        cx.waker().wake_by_ref();
+                        break Drove::Pending;
+                    }
                 }
-                Poll::Ready(Some((_, Err(error)))) => {
-                    self.terminate(Cause::Failed);
-                    return Poll::Ready(Some(Err(error)));
+                Poll::Ready(Some(Err(error))) => return Drove::Failed(error),
+                Poll::Ready(None) => {
+                    // No task is running, so none is waiting either; only the inbox may still
+                    // hold work.
+                    if let Some(inbox) = self.inbox.get() {
+                        if self.running.readiness().take(INBOX) && inbox.queued() > 0 {
+                            self.receive();
+                            continue;
+                        }
+                        if !inbox.is_idle() {
+                            // A push is between its reservation and its enqueue; it sets the
+                            // inbox's bit when done, which wakes us.
+                            break Drove::Pending;
+                        }
+                    }
+                    if mode == Mode::Finish {
+                        if self.inbox.get().is_some_and(|inbox| !inbox.try_close()) {
+                            // A push reserved its place after we looked: run it first.
+                            continue;
+                        }
+                        let kept = core::mem::replace(&mut self.kept, Kept::new());
+                        self.terminate(Cause::Finished);
+                        return Drove::Finished(kept.into_vec(self.next_index.get()));
+                    }
+                    break Drove::Empty;
                 }
-                // `running` is empty, so by the invariant `waiting` is too; only the inbox may
-                // still hold work.
-                Poll::Ready(None) => match self.inbox.get() {
-                    Some(inbox) if inbox.queued() > 0 => continue,
-                    // A push is between its reservation and its enqueue; it wakes us when done.
-                    Some(inbox) if !inbox.is_idle() => return Poll::Pending,
-                    _ => return Poll::Ready(None),
-                },
-                Poll::Pending => return Poll::Pending,
+                Poll::Pending => break Drove::Pending,
             }
-        }
-    }
-
-    /// A result the group future collected before a `try_next` call, oldest first.
-    pub(crate) fn take_collected(&mut self) -> Option<T> {
-        self.done.pop_front()
+        };
+        self.running.end_pass(cx.waker());
+        drove
     }
 
     /// `try_next`: the next result in completion order.
     pub(crate) fn poll_try_next(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<T>, E>> {
-        if let Some(value) = self.take_collected() {
+        if let Some(value) = self.kept.pop_front() {
             return Poll::Ready(Ok(Some(value)));
         }
-        self.running.start_pass();
-        let poll = self.poll_next(cx);
-        if !self.is_finished() {
-            self.running.end_pass(cx);
+        if self.is_finished() {
+            return Poll::Ready(Ok(None));
         }
-        match poll {
-            Poll::Ready(Some(Ok((_, value)))) => Poll::Ready(Ok(Some(value))),
-            Poll::Ready(Some(Err(error))) => Poll::Ready(Err(error)),
-            Poll::Ready(None) => Poll::Ready(Ok(None)),
-            Poll::Pending => Poll::Pending,
+        match self.drive(cx, Mode::Next) {
+            Drove::Value(value) => Poll::Ready(Ok(Some(value))),
+            Drove::Failed(error) => Poll::Ready(Err(error)),
+            Drove::Empty => Poll::Ready(Ok(None)),
+            Drove::Pending => Poll::Pending,
+            Drove::Finished(_) => unreachable!("`try_next` does not finish the group"),
         }
     }
 
     /// The group future: every remaining result in push order, or the first error.
+    #[track_caller]
     pub(crate) fn poll_all(&mut self, cx: &mut Context<'_>, name: &str) -> Poll<Result<Vec<T>, E>> {
         if let Some(cause) = self.ended {
             finished_group_polled(name, cause);
         }
-        loop {
-            match self.drive(cx) {
-                Drove::Failed(error) => return Poll::Ready(Err(error)),
-                Drove::Pending => return Poll::Pending,
-                Drove::Empty => {
-                    if let Some(inbox) = self.inbox.get() {
-                        // A push reserved its place after we looked: run it before finishing.
-                        if !inbox.try_close() {
-                            continue;
-                        }
-                    }
-                    let done = core::mem::replace(&mut self.done, Collected::new());
-                    self.terminate(Cause::Finished);
-                    return Poll::Ready(Ok(done.into_vec(self.next_index.get())));
-                }
-            }
+        match self.drive(cx, Mode::Finish) {
+            Drove::Finished(values) => Poll::Ready(Ok(values)),
+            Drove::Failed(error) => Poll::Ready(Err(error)),
+            Drove::Pending => Poll::Pending,
+            Drove::Value(_) | Drove::Empty => unreachable!("the group future finishes the group"),
         }
     }
 
     /// `run_until`: polls `fut`, then the tasks; `Ok(output)` as soon as `fut` completes, the
-    /// results that completed meanwhile kept in `done` (for `try_next` and the group future,
-    /// each in its own order), or the first error at once. An empty group stays open (a
-    /// handle may still push into it), and an ended one only runs `fut`.
+    /// results that completed meanwhile kept (for `try_next` and the group future, each in its
+    /// own order), or the first error at once. An empty group stays open (a handle may still
+    /// push into it), and an ended one only runs `fut`.
     ///
     /// Each side is polled once per call at most as much as the group future would poll it:
     /// `fut` once, the tasks within [`drive`](Self::drive)'s budget, so neither a `fut` nor a
@@ -432,65 +414,13 @@ where
         if self.is_finished() {
             return Poll::Pending;
         }
-        match self.drive(cx) {
+        match self.drive(cx, Mode::Keep) {
             Drove::Failed(error) => Poll::Ready(Err(error)),
-            Drove::Pending => Poll::Pending,
-            Drove::Empty => {
-                self.running.end_pass(cx);
-                Poll::Pending
+            Drove::Pending | Drove::Empty => Poll::Pending,
+            Drove::Value(_) | Drove::Finished(_) => {
+                unreachable!("`run_until` keeps what completes")
             }
         }
-    }
-
-    /// Polls the tasks on behalf of an outside poll, collecting each result into `done`.
-    ///
-    /// Tasks that arrive during the call (through a handle, from the waiting queue) may complete
-    /// in it too, but not without bound: past `len() + 1` results it wakes the caller and
-    /// returns `Pending`, handing the thread back to the executor.
-    ///
-    /// The pass ends here unless the set is empty (`Drove::Empty`): then the caller ends it, or
-    /// finishes the group, which needs no end.
-    fn drive(&mut self, cx: &mut Context<'_>) -> Drove<E> {
-        self.running.start_pass();
-        let drove = self.drive_pass(cx);
-        if let Drove::Pending = drove {
-            self.running.end_pass(cx);
-        }
-        drove
-    }
-
-    /// [`drive`](Self::drive) between the start and the end of the pass.
-    #[inline]
-    fn drive_pass(&mut self, cx: &mut Context<'_>) -> Drove<E> {
-        let mut budget = self.len() + 1;
-        loop {
-            match self.poll_next(cx) {
-                Poll::Ready(Some(Ok((index, value)))) => {
-                    self.collect(index, value);
-                    budget -= 1;
-                    if budget == 0 {
-                        cx.waker().wake_by_ref();
-                        return Drove::Pending;
-                    }
-                }
-                Poll::Ready(Some(Err(error))) => return Drove::Failed(error),
-                Poll::Ready(None) => return Drove::Empty,
-                Poll::Pending => return Drove::Pending,
-            }
-        }
-    }
-
-    #[inline]
-    fn collect(&mut self, index: usize, value: T) {
-        if self.done.values.capacity() == 0 {
-            // A small group gets room for all its results at once: one allocation, which
-            // becomes the group's `Vec`. A large one starts at `SMALL` and grows by doubling
-            // (`realloc`): reserving room for every task would be one large fresh allocation,
-            // made while the allocator's bins are full of freed task boxes, which sets off
-            // glibc's `malloc_consolidate`, more work than the doubling it saves.
-            self.done.values.reserve((self.len() + 1).min(SMALL));
-        }
-        self.done.push(index, value);
     }
 
     pub(crate) fn fmt_debug(&self, name: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -498,26 +428,23 @@ where
             .field("len", &self.len())
             .field("running", &self.running.len())
             .field("waiting", &self.waiting.len())
+            .field("kept", &self.kept.len())
             .field("limit", &self.limit)
             .field("ended", &self.ended)
             .finish_non_exhaustive()
     }
 }
 
-/// How [`Core::drive`] ended.
-enum Drove<E> {
-    /// A task failed; the group has ended.
-    Failed(E),
-    /// No task is left, none is on its way through a handle, and the group is still open.
-    Empty,
-    /// Some task is pending (or the budget ran out, and the caller has been woken).
-    Pending,
-}
-
 /// A limit given by the user, checked: `Some(0)` panics (it must never become "no limit").
 #[track_caller]
 pub(crate) fn checked_limit(limit: Option<usize>, name: &str) -> Option<NonZeroUsize> {
-    limit.map(|n| NonZeroUsize::new(n).unwrap_or_else(|| zero_limit(name)))
+    match limit {
+        None => None,
+        Some(n) => match NonZeroUsize::new(n) {
+            Some(n) => Some(n),
+            None => zero_limit(name),
+        },
+    }
 }
 
 /// The panic of a zero concurrency limit.
@@ -527,6 +454,16 @@ fn zero_limit(name: &str) -> ! {
     panic!(
         "{name}: the concurrency limit must be at least 1 \
          (a limit of 0 would never start a task; `None` means no limit)"
+    )
+}
+
+/// The panic of a push into a group that has ended.
+#[cold]
+#[track_caller]
+fn pushed_into_finished(caller: &str) -> ! {
+    panic!(
+        "{caller} called on a group that has already finished (its future returned, it failed, \
+         or a task panicked); `try_push` and `Handle::push` hand the task back instead"
     )
 }
 
@@ -547,122 +484,78 @@ fn finished_group_polled(name: &str, cause: Cause) -> ! {
     }
 }
 
-/// Values the group future collected and has not handed out yet, in completion order, with
-/// their push indices.
-///
-/// The indices are stored only when they have to be: while each value's index follows the one
-/// before (ready tasks, and most groups, complete in push order) they are implied by `first`, and
-/// the group's final `Vec` is `values` itself.
-struct Collected<T> {
-    values: VecDeque<T>,
-    /// The index of `values[0]`, while the indices are implied.
-    first: usize,
-    /// The index of every value, once one arrived out of step.
-    indices: Option<VecDeque<usize>>,
-}
-
-impl<T> Collected<T> {
-    fn new() -> Self {
-        Collected {
-            values: VecDeque::new(),
-            first: 0,
-            indices: None,
-        }
+/// Drops `value`; with `swallow` (and `std`), a panic in its destructor is caught and dropped.
+fn dispose<X>(value: X, swallow: bool) {
+    #[cfg(feature = "std")]
+    if swallow {
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(value)));
+        return;
     }
-
-    fn push(&mut self, index: usize, value: T) {
-        match &mut self.indices {
-            Some(indices) => indices.push_back(index),
-            None if self.values.is_empty() => self.first = index,
-            None if index == self.first.wrapping_add(self.values.len()) => {}
-            None => {
-                let first = self.first;
-                let mut indices: VecDeque<usize> = (0..self.values.len())
-                    .map(|k| first.wrapping_add(k))
-                    .collect();
-                indices.push_back(index);
-                self.indices = Some(indices);
-            }
-        }
-        self.values.push_back(value);
-    }
-
-    fn pop_front(&mut self) -> Option<T> {
-        let value = self.values.pop_front()?;
-        match &mut self.indices {
-            Some(indices) => {
-                indices.pop_front();
-            }
-            None => self.first = self.first.wrapping_add(1),
-        }
-        if self.values.is_empty() {
-            self.indices = None;
-        }
-        Some(value)
-    }
-
-    /// The values in push order; `next_index` is the index the next task would get.
-    fn into_vec(self, next_index: usize) -> Vec<T> {
-        match self.indices {
-            // `Vec::from` reuses the deque's buffer.
-            None => Vec::from(self.values),
-            Some(indices) => {
-                let mut pairs: Vec<(usize, T)> = indices.into_iter().zip(self.values).collect();
-                // The oldest lies furthest behind `next_index`, across a wrap-around too.
-                pairs.sort_unstable_by_key(|&(index, _)| {
-                    core::cmp::Reverse(next_index.wrapping_sub(index))
-                });
-                pairs.into_iter().map(|(_, value)| value).collect()
-            }
-        }
-    }
-
-    fn clear(&mut self) {
-        self.values.clear();
-        self.indices = None;
-    }
+    let _ = swallow;
+    drop(value);
 }
 
 impl<F, T, E> Core<F, T, E> {
-    /// Ends the group: refuse further pushes, cancel the token, drop every task.
+    /// Ends the group: cancel the token, refuse further pushes, drop every task.
     ///
-    /// The token fires before any task is dropped, so work outside the group hears of the
-    /// failure as early as possible, and still hears of it if a task's destructor panics.
-    /// Ending again (a failed group being dropped) keeps the first cause.
+    /// The token fires first, so work outside the group hears of the end as early as possible,
+    /// before any task is dropped, and whatever a task's destructor does. Only then is the inbox
+    /// closed: a push that reserved its place before the close and finds it closed drops its
+    /// task itself, on its own thread, and by then the token has fired. Ending again (a failed
+    /// group being dropped) keeps the first cause.
     fn terminate(&mut self, cause: Cause) {
         if self.ended.is_some() {
-            // Ended before: the inbox is closed, the token has fired, and no task is left but
-            // one a push that reserved its place before the close may have queued since.
+            // Ended before: the token has fired, the inbox is closed, and no task is left but one
+            // a push that reserved its place before the close may have queued since.
             if let Some(inbox) = self.inbox.get() {
-                inbox.drain();
+                let swallow = self.swallows_panics();
+                while let Some(task) = inbox.pop_closed() {
+                    dispose(task, swallow);
+                }
             }
             return;
         }
         self.ended = Some(cause);
-        if let Some(inbox) = self.inbox.get() {
-            inbox.close();
-        }
         if let Some(token) = self.token.get() {
             token.cancel(cause);
+        }
+        if let Some(inbox) = self.inbox.get() {
+            inbox.close();
         }
         self.drop_tasks();
     }
 
-    /// Drops every task: those in the inbox, waiting, running, and the collected values.
+    /// Whether a panicking destructor is swallowed while the group drops its tasks: with
+    /// `catch_panics`, whatever ended the group, and after a task's panic, whose payload is the
+    /// one that carries on.
+    fn swallows_panics(&self) -> bool {
+        #[cfg(feature = "std")]
+        {
+            self.on_panic.is_some() || self.ended == Some(Cause::Panicked)
+        }
+        #[cfg(not(feature = "std"))]
+        false
+    }
+
+    /// Drops every task: those in the inbox, waiting, running, and the kept values.
     ///
-    /// A destructor may panic. Each step takes the tasks out of their container before dropping
-    /// them, and if one unwinds, the guard runs the steps again on the way out: every other task
-    /// is still dropped before the panic reaches the caller (a second panicking destructor
-    /// aborts, as it does in a `Vec`).
+    /// A destructor may panic. Unless [`swallows_panics`](Self::swallows_panics), the panic
+    /// unwinds, and the guard runs this again on the way out, so every other task is still
+    /// dropped before the panic reaches the caller (a second panicking destructor aborts, as it
+    /// does in a `Vec`).
     fn drop_tasks(&mut self) {
+        let swallow = self.swallows_panics();
         let guard = DropTasksOnUnwind(self);
         let core = &mut *guard.0;
         if let Some(inbox) = core.inbox.get() {
-            inbox.drain();
+            while let Some(task) = inbox.pop_closed() {
+                dispose(task, swallow);
+            }
         }
-        core.waiting.clear();
-        core.running.clear();
-        core.done.clear();
+        let waiting = core::mem::take(&mut core.waiting);
+        waiting.into_iter().for_each(|task| dispose(task, swallow));
+        core.running.drain(|task| dispose(task, swallow));
+        dispose(core::mem::replace(&mut core.kept, Kept::new()), swallow);
         core::mem::forget(guard);
     }
 }
@@ -702,7 +595,7 @@ mod tests {
 
     use futures_util::future::BoxFuture;
 
-    use super::{Collected, Core};
+    use super::Core;
 
     /// Returns `Pending` `n` times, waking itself each time, then `Ready`.
     fn yields(mut n: usize) -> impl Future<Output = ()> + Send {
@@ -735,16 +628,5 @@ mod tests {
         let values =
             futures::executor::block_on(core::future::poll_fn(|cx| core.poll_all(cx, "ErrGroup")));
         assert_eq!(values, Ok((0..n).collect::<Vec<_>>()));
-    }
-
-    /// The same for the collected values alone, indices on both sides of the wrap.
-    #[test]
-    fn collected_values_sort_across_the_wrap() {
-        let first = usize::MAX - 1;
-        let mut done = Collected::new();
-        for k in [3_usize, 0, 2, 1] {
-            done.push(first.wrapping_add(k), k);
-        }
-        assert_eq!(done.into_vec(first.wrapping_add(4)), [0, 1, 2, 3]);
     }
 }

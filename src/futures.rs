@@ -10,9 +10,10 @@ pub use crate::token::{Cancelled, RunUntilCancelled};
 use futures_core::future::FusedFuture;
 use pin_project_lite::pin_project;
 
-use crate::{ErrGroup, LocalErrGroup};
+use crate::group::sealed::Group;
 
-/// The future returned by [`ErrGroup::try_next`] and [`LocalErrGroup::try_next`]: the next
+/// The future returned by [`ErrGroup::try_next`](crate::ErrGroup::try_next) and
+/// [`LocalErrGroup::try_next`](crate::LocalErrGroup::try_next): the next
 /// result in completion order, `Ok(None)` when no task is left, or the first error.
 ///
 /// It is a [`FusedFuture`] that counts as terminated while its group holds no task (nothing is
@@ -87,31 +88,17 @@ impl<'g, G> TryNext<'g, G> {
     }
 }
 
-impl<T, E> Future for TryNext<'_, ErrGroup<'_, T, E>> {
-    type Output = Result<Option<T>, E>;
+impl<G: Group> Future for TryNext<'_, G> {
+    type Output = Result<Option<G::Ok>, G::Err>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.get_mut().group.poll_try_next(cx)
+        self.get_mut().group.core().poll_try_next(cx)
     }
 }
 
-impl<T, E> Future for TryNext<'_, LocalErrGroup<'_, T, E>> {
-    type Output = Result<Option<T>, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.get_mut().group.poll_try_next(cx)
-    }
-}
-
-impl<T, E> FusedFuture for TryNext<'_, ErrGroup<'_, T, E>> {
+impl<G: Group> FusedFuture for TryNext<'_, G> {
     fn is_terminated(&self) -> bool {
-        self.group.has_nothing_next()
-    }
-}
-
-impl<T, E> FusedFuture for TryNext<'_, LocalErrGroup<'_, T, E>> {
-    fn is_terminated(&self) -> bool {
-        self.group.has_nothing_next()
+        self.group.core_ref().has_nothing_next()
     }
 }
 
@@ -168,34 +155,19 @@ impl<'g, G, F> RunUntil<'g, G, F> {
 /// The message of a `RunUntil` polled again after it returned.
 const RUN_UNTIL_DONE: &str = "`RunUntil` polled after it completed";
 
-impl<T, E, F: Future> Future for RunUntil<'_, ErrGroup<'_, T, E>, F> {
-    type Output = Result<F::Output, E>;
+impl<G: Group, F: Future> Future for RunUntil<'_, G, F> {
+    type Output = Result<F::Output, G::Err>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         let fut = this.fut.as_mut().as_pin_mut().expect(RUN_UNTIL_DONE);
-        let output = futures_core::ready!(this.group.poll_run_until(cx, fut));
+        let output = futures_core::ready!(this.group.core().poll_run_until(cx, fut));
         this.fut.set(None);
         Poll::Ready(output)
     }
 }
 
-impl<T, E, F: Future> Future for RunUntil<'_, LocalErrGroup<'_, T, E>, F> {
-    type Output = Result<F::Output, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        let fut = this.fut.as_mut().as_pin_mut().expect(RUN_UNTIL_DONE);
-        let output = futures_core::ready!(this.group.poll_run_until(cx, fut));
-        this.fut.set(None);
-        Poll::Ready(output)
-    }
-}
-
-impl<G, F> FusedFuture for RunUntil<'_, G, F>
-where
-    Self: Future,
-{
+impl<G: Group, F: Future> FusedFuture for RunUntil<'_, G, F> {
     fn is_terminated(&self) -> bool {
         self.fut.is_none()
     }

@@ -1,4 +1,10 @@
-//! [`ErrGroup`]: the `Send` group.
+//! [`ErrGroup`] and [`LocalErrGroup`]: one implementation, two fronts.
+//!
+//! Both are written once, by [`front!`]: they differ only in the box their tasks come in
+//! (`BoxFuture`, which is `Send`, or `LocalBoxFuture`), in the `Send` bound on what they accept,
+//! and in their type-level docs. Every method is a delegation to the shared [`Core`]; the named
+//! futures of [`crate::futures`] reach the core through the sealed [`Group`](sealed::Group)
+//! trait, so they too are written once.
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -8,515 +14,592 @@ use core::pin::Pin;
 use core::task::{Context, Poll};
 
 use futures_core::future::FusedFuture;
-use futures_util::future::BoxFuture;
+use futures_util::future::{BoxFuture, LocalBoxFuture};
 
 use crate::engine::{checked_limit, Core};
 use crate::futures::{RunUntil, TryNext};
+use crate::handle::{Handle, LocalHandle};
 #[cfg(feature = "std")]
 use crate::Panicked;
-use crate::{CancelToken, Handle, PushError};
+use crate::{CancelToken, PushError};
 
-/// A group of fallible tasks run concurrently, in place, that fails fast: Go's `errgroup.Group`
-/// as a future.
-///
-/// Push tasks (any `Future<Output = Result<T, E>> + Send + 'a`, of any type), then `.await` the
-/// group: it resolves to every `T` in push order, or to the **first** error, at once. Before it
-/// returns that error, every other task, running or waiting, has been dropped: dropping is the
-/// cancellation, so it is guaranteed rather than cooperative, and no task starts after it.
-///
-/// The group polls its tasks itself, on the task that awaits it, and never spawns. So it works
-/// on any executor, and tasks may borrow the caller's locals. The flip side: tasks only make
-/// progress while the group is being polled (see the crate docs on stalls).
-///
-/// A task is polled again only after it woke, at any size and nesting depth: a new task is
-/// polled from a queue with a waker it shares with its siblings, and stays there, at no cost of
-/// its own, while it completes at once or only yields; a task that waits for a later wake-up
-/// takes one of 32 slots (30 on 32-bit targets) and a waker of its own, or, beyond those, a
-/// `FuturesUnordered` node. So a wake-up costs the same however many siblings the task has, and a
-/// group inside a group's task is polled only when one of its own tasks woke. A task may get one
-/// extra poll, when it first needs a waker of its own; a wake-up of the shared waker that the
-/// group cannot attribute (one from a waker a task left registered where it no longer waits, for
-/// instance) can cost a task one more.
-///
-/// Use [`LocalErrGroup`](crate::LocalErrGroup) when the tasks are not `Send`.
-///
-/// # Examples
-///
-/// ```
-/// use errgroup::ErrGroup;
-///
-/// async fn fetch(service: &str, id: u32) -> Result<String, String> {
-///     Ok(format!("{service}/{id}"))
-/// }
-///
-/// # futures::executor::block_on(async {
-/// let id = 7;
-/// let mut group = ErrGroup::new();
-/// group.push(fetch("users", id));       // different future types,
-/// group.push(async { Ok("cached".to_string()) }); // one group
-/// group.push(fetch("orders", id));
-/// let parts = group.await?;             // push order, or the first error
-/// assert_eq!(parts, ["users/7", "cached", "orders/7"]);
-/// # Ok::<(), String>(())
-/// # }).unwrap();
-/// ```
-#[must_use = "futures do nothing unless you `.await` or poll them"]
-pub struct ErrGroup<'a, T, E> {
-    core: Core<BoxFuture<'a, Result<T, E>>, T, E>,
+// The sealed pattern: the trait is public so that it can bound public impls, in a private
+// module so that nothing outside the crate can name it, implement it, or reach the core.
+#[allow(private_interfaces)]
+pub(crate) mod sealed {
+    use core::future::Future;
+
+    use crate::engine::Core;
+
+    /// What the named futures need of a group: its core. Public in a private module, so that it
+    /// bounds their impls without being nameable outside the crate.
+    pub trait Group {
+        /// The box a task comes in.
+        type Task: Future<Output = Result<Self::Ok, Self::Err>> + Unpin;
+        /// The tasks' `Ok` type.
+        type Ok;
+        /// The tasks' error type.
+        type Err;
+
+        #[doc(hidden)]
+        fn core(&mut self) -> &mut Core<Self::Task, Self::Ok, Self::Err>;
+
+        #[doc(hidden)]
+        fn core_ref(&self) -> &Core<Self::Task, Self::Ok, Self::Err>;
+    }
 }
 
-impl<'a, T, E> ErrGroup<'a, T, E> {
-    /// An empty group with no concurrency limit.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # futures::executor::block_on(async {
-    /// let group = errgroup::ErrGroup::<u32, ()>::new();
-    /// assert!(group.is_empty());
-    /// assert_eq!(group.await, Ok(vec![]));
-    /// # });
-    /// ```
-    pub fn new() -> Self {
-        ErrGroup {
-            core: Core::new(None),
+/// Writes a front: the type, its methods and their docs, and its trait impls. `$Send` is
+/// `+ Send` or nothing: the bound on the tasks it accepts.
+macro_rules! front {
+    (
+        $(#[$attr:meta])*
+        $Group:ident, $Handle:ident, $Box:ident, [$($Send:tt)*]
+    ) => {
+        $(#[$attr])*
+        #[must_use = "futures do nothing unless you `.await` or poll them"]
+        pub struct $Group<'a, T, E> {
+            core: Core<$Box<'a, Result<T, E>>, T, E>,
         }
-    }
 
-    /// An empty group that polls at most `limit` tasks at once (Go's `SetLimit`, kratos'
-    /// `GOMAXPROCS`). Further tasks wait, unpolled, and start in push order as slots free up.
-    ///
-    /// # Panics
-    ///
-    /// If `limit` is zero, with the message "ErrGroup: the concurrency limit must be at least 1
-    /// (a limit of 0 would never start a task; `None` means no limit)". Go's `SetLimit(0)` admits
-    /// no goroutine; here a group that could never start a task is refused when it is built.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # futures::executor::block_on(async {
-    /// let mut group = errgroup::ErrGroup::<u32, ()>::with_limit(2);
-    /// for i in 0..5 {
-    ///     group.push(async move { Ok(i) });
-    /// }
-    /// assert_eq!(group.await, Ok(vec![0, 1, 2, 3, 4]));
-    /// # });
-    /// ```
-    #[track_caller]
-    pub fn with_limit(limit: usize) -> Self {
-        ErrGroup {
-            core: Core::new(checked_limit(Some(limit), "ErrGroup")),
+        impl<'a, T, E> $Group<'a, T, E> {
+            /// An empty group with no concurrency limit.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// # futures::executor::block_on(async {
+            #[doc = concat!("let group = errgroup::", stringify!($Group), "::<u32, ()>::new();")]
+            /// assert!(group.is_empty());
+            /// assert_eq!(group.await, Ok(vec![]));
+            /// # });
+            /// ```
+            pub const fn new() -> Self {
+                $Group { core: Core::new(None) }
+            }
+
+            /// An empty group that polls at most `limit` tasks at once (Go's `SetLimit`, kratos'
+            /// `GOMAXPROCS`). Further tasks wait, unpolled, and start in push order as slots
+            /// free up.
+            ///
+            /// # Panics
+            ///
+            #[doc = concat!("If `limit` is zero, with the message \"", stringify!($Group), ": the")]
+            /// concurrency limit must be at least 1 (a limit of 0 would never start a task;
+            /// `None` means no limit)". Go's `SetLimit(0)` admits no goroutine; here a group that
+            /// could never start a task is refused when it is built.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// # futures::executor::block_on(async {
+            #[doc = concat!("let mut group = errgroup::", stringify!($Group), "::<u32, ()>::with_limit(2);")]
+            /// for i in 0..5 {
+            ///     group.push(async move { Ok(i) });
+            /// }
+            /// assert_eq!(group.await, Ok(vec![0, 1, 2, 3, 4]));
+            /// # });
+            /// ```
+            #[track_caller]
+            pub fn with_limit(limit: usize) -> Self {
+                $Group { core: Core::new(checked_limit(Some(limit), stringify!($Group))) }
+            }
+
+            /// Changes the concurrency limit, at any time (Go's `SetLimit`); `None` removes it.
+            ///
+            /// Raising the limit starts waiting tasks at once (they are polled on the next
+            /// poll). Lowering it below the number of running tasks stops none of them: no new
+            /// task starts until fewer than the new limit are running. Unlike Go's `SetLimit`, it
+            /// may be called while tasks run.
+            ///
+            /// # Panics
+            ///
+            /// If `limit` is `Some(0)`, with the same message as
+            /// [`with_limit(0)`](Self::with_limit): a zero limit never means "no limit"
+            /// (`NonZeroUsize::new(0)` is `None`, which is why this takes an `Option<usize>`, not
+            /// an `Option<NonZeroUsize>`).
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("let mut group = errgroup::", stringify!($Group), "::<(), ()>::new();")]
+            /// group.set_limit(Some(4));
+            /// assert_eq!(group.limit(), Some(4));
+            /// group.set_limit(None);
+            /// assert_eq!(group.limit(), None);
+            ///
+            /// let set_zero = std::panic::AssertUnwindSafe(|| group.set_limit(Some(0)));
+            /// assert!(std::panic::catch_unwind(set_zero).is_err(), "a zero limit is refused");
+            /// ```
+            #[track_caller]
+            pub fn set_limit(&mut self, limit: Option<usize>) {
+                self.core.set_limit(checked_limit(limit, stringify!($Group)));
+            }
+
+            /// The concurrency limit, if any.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("use errgroup::", stringify!($Group), ";")]
+            ///
+            #[doc = concat!("assert_eq!(", stringify!($Group), "::<(), ()>::with_limit(3).limit(), Some(3));")]
+            #[doc = concat!("assert_eq!(", stringify!($Group), "::<(), ()>::new().limit(), None);")]
+            /// ```
+            pub fn limit(&self) -> Option<usize> {
+                self.core.limit()
+            }
+
+            /// Turns a panicking task into the group's error instead of letting it unwind into
+            /// the caller (kratos' `recover`). The error is `E::from(Panicked)`, with the panic's
+            /// message and payload; the siblings are dropped as for any error.
+            ///
+            /// Without it, a panic unwinds out of the group's `poll` with its original payload,
+            /// after the siblings have been dropped and the token cancelled. With it, nothing
+            /// that happens while the group cancels its tasks unwinds into the caller either: a
+            /// task whose destructor panics is dropped like the others, and the group's error
+            /// stays the first error or panic.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("use errgroup::{", stringify!($Group), ", Panicked};")]
+            ///
+            /// # futures::executor::block_on(async {
+            #[doc = concat!("let mut group = ", stringify!($Group), "::<(), Panicked>::new().catch_panics();")]
+            /// group.push(async { Ok(()) });
+            /// group.push(async { panic!("oops") });
+            /// let err = group.await.unwrap_err();
+            /// assert_eq!(err.to_string(), "a task panicked: oops");
+            /// # });
+            /// ```
+            #[cfg(feature = "std")]
+            #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+            pub fn catch_panics(mut self) -> Self
+            where
+                E: From<Panicked>,
+            {
+                self.core.set_on_panic(E::from);
+                self
+            }
+
+            /// Adds a task (Go's `g.Go`). It starts on the next poll of the group if the group is
+            /// under its limit, and waits its turn otherwise.
+            ///
+            /// Like `FuturesUnordered::push`, this does not wake the group: poll it (await it, or
+            /// call [`try_next`](Self::try_next)) after pushing. To push from inside a task or
+            #[doc = concat!("another thread, use a [`", stringify!($Handle), "`].")]
+            ///
+            /// # Panics
+            ///
+            /// If the group has already finished: its future returned, or it failed (an error
+            /// from [`try_next`](Self::try_next), or a panic). The message names the caller's
+            /// line. [`try_push`](Self::try_push) hands the task back instead.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// # futures::executor::block_on(async {
+            /// let local = String::from("borrowed");
+            #[doc = concat!("let mut group = errgroup::", stringify!($Group), "::<usize, ()>::new();")]
+            /// group.push(async { Ok(local.len()) }); // tasks may borrow
+            /// assert_eq!(group.len(), 1);
+            /// assert_eq!(group.await, Ok(vec![8]));
+            /// # });
+            /// ```
+            #[track_caller]
+            pub fn push<F>(&mut self, fut: F)
+            where
+                F: Future<Output = Result<T, E>> $($Send)* + 'a,
+            {
+                self.core.push(Box::pin(fut), concat!(stringify!($Group), "::push"));
+            }
+
+            /// Adds a task only if it can start now (Go's `TryGo`): the group is under its limit
+            /// and no task is waiting. Otherwise the task is handed back, untouched.
+            ///
+            /// # Errors
+            ///
+            /// [`PushError::is_full`] when the group is at its limit; [`PushError::is_closed`]
+            /// when the group has finished. [`PushError::into_inner`] returns the task.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// # futures::executor::block_on(async {
+            #[doc = concat!("let mut group = errgroup::", stringify!($Group), "::<u32, ()>::with_limit(1);")]
+            /// assert!(group.try_push(async { Ok(1) }).is_ok());
+            /// let again = group.try_push(async { Ok(2) }).unwrap_err();
+            /// assert!(again.is_full());
+            ///
+            /// assert_eq!(group.try_next().await, Ok(Some(1))); // a slot frees up
+            /// assert!(group.try_push(again.into_inner()).is_ok());
+            /// assert_eq!(group.await, Ok(vec![2]));
+            /// # });
+            /// ```
+            pub fn try_push<F>(&mut self, fut: F) -> Result<(), PushError<F>>
+            where
+                F: Future<Output = Result<T, E>> $($Send)* + 'a,
+            {
+                if self.core.is_finished() {
+                    Err(PushError::closed(fut))
+                } else if self.core.can_start() {
+                    self.core.push(Box::pin(fut), concat!(stringify!($Group), "::try_push"));
+                    Ok(())
+                } else {
+                    Err(PushError::full(fut))
+                }
+            }
+
+            /// The number of tasks not finished yet: running, waiting behind the limit, or
+            /// pushed through a handle and not yet received.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("let mut group = errgroup::", stringify!($Group), "::<(), ()>::with_limit(1);")]
+            /// group.push(async { Ok(()) });
+            /// group.push(async { Ok(()) }); // waits behind the limit, still counted
+            /// assert_eq!(group.len(), 2);
+            /// ```
+            pub fn len(&self) -> usize {
+                self.core.len()
+            }
+
+            /// Whether no task is left (see [`len`](Self::len)).
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("let mut group = errgroup::", stringify!($Group), "::<(), ()>::new();")]
+            /// assert!(group.is_empty());
+            /// group.push(async { Ok(()) });
+            /// assert!(!group.is_empty());
+            /// ```
+            pub fn is_empty(&self) -> bool {
+                self.len() == 0
+            }
+
+            /// A [`CancelToken`] that fires when the group fails, is dropped, or finishes: Go's
+            /// `ctx` from `WithContext`, for work the group cannot drop. Taken after the group
+            /// ended, it is already cancelled.
+            ///
+            /// The token is created on first use; a group that never asks for one pays nothing
+            /// for it.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// # futures::executor::block_on(async {
+            #[doc = concat!("let mut group = errgroup::", stringify!($Group), "::<(), &str>::new();")]
+            /// let token = group.token();
+            /// let watcher = token.clone();
+            /// group.push(async move {
+            ///     // A task can hand the token to work it starts elsewhere.
+            ///     assert!(!watcher.is_cancelled());
+            ///     Err("failed")
+            /// });
+            /// assert_eq!(group.await, Err("failed"));
+            /// assert!(token.is_cancelled());
+            /// # });
+            /// ```
+            pub fn token(&self) -> CancelToken {
+                self.core.token()
+            }
+
+            #[doc = concat!("A [`", stringify!($Handle), "`] that pushes tasks into this group")]
+            /// from inside its tasks or from elsewhere. Handles do not keep the group alive.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// # futures::executor::block_on(async {
+            #[doc = concat!("let mut group = errgroup::", stringify!($Group), "::<u32, ()>::new();")]
+            /// let handle = group.handle();
+            /// group.push(async move {
+            ///     handle.push(async { Ok(2) }).unwrap(); // fan out from inside
+            ///     Ok(1)
+            /// });
+            /// assert_eq!(group.await, Ok(vec![1, 2]));
+            /// # });
+            /// ```
+            pub fn handle(&self) -> $Handle<'a, T, E> {
+                $Handle::new(self.core.inbox())
+            }
+
+            /// The next result, in completion order: `Ok(Some(value))`, `Ok(None)` when no task
+            /// is left, or the first error. It drives the whole group while it waits.
+            ///
+            /// After `Ok(None)` the group stays usable: push more tasks and call `try_next`
+            /// again (a crawler loop). A later `.await` of the group returns only the results
+            /// `try_next` did not. After an error the group has failed like the group future:
+            /// every other task is dropped, the token fires, and `try_next` returns `Ok(None)`
+            /// from then on.
+            ///
+            /// # Cancel safety
+            ///
+            /// Cancel safe: dropping the returned future before it completes loses no result and
+            /// drops no task. Results are taken out of the group only in the poll that returns
+            /// them, so the tasks it drove simply carry on at the next call (in a `select!` loop,
+            /// for example).
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// # futures::executor::block_on(async {
+            #[doc = concat!("let mut group = errgroup::", stringify!($Group), "::<u32, ()>::with_limit(4);")]
+            /// group.push(async { Ok(1) });
+            /// let mut seen = vec![];
+            /// while let Some(n) = group.try_next().await? {
+            ///     seen.push(n);
+            ///     if n < 4 {
+            ///         group.push(async move { Ok(n + 1) }); // new work from results
+            ///     }
+            /// }
+            /// assert_eq!(seen, [1, 2, 3, 4]);
+            /// # Ok::<(), ()>(())
+            /// # }).unwrap();
+            /// ```
+            pub fn try_next(&mut self) -> TryNext<'_, Self> {
+                TryNext::new(self)
+            }
+
+            /// Runs `fut` to completion while driving the group's tasks: the tasks keep running
+            /// while the caller awaits its own work (tokio's `LocalSet::run_until`).
+            ///
+            /// A group's tasks only make progress while something polls the group. A `try_next`
+            /// loop that awaits something slow between two calls, such as saving each result,
+            /// stalls every task meanwhile; `run_until` is the way to await that work without
+            /// the stall.
+            ///
+            /// Each poll polls `fut`, then the tasks. It resolves to:
+            ///
+            /// - `Ok(output)` as soon as `fut` completes. Results of tasks that finished
+            ///   meanwhile are kept: [`try_next`](Self::try_next) hands them out in completion
+            ///   order, and the group future returns them in push order with the rest. The group
+            ///   stays as it was (tasks still running stay running), so it can be driven further
+            ///   in any way.
+            /// - `Err(error)` at once when a task fails: the group has failed exactly as if it
+            ///   were being awaited (every task dropped, the token fired, handles refused), and
+            ///   `fut` is dropped before this returns.
+            ///
+            /// On an empty or finished group it just runs `fut`; an empty group still receives
+            #[doc = concat!("what a [`", stringify!($Handle), "`] pushes while `fut` runs, so `fut` can be the")]
+            /// producer that feeds the group. `fut` need not be `Send` (the returned future is
+            /// `Send` when `fut` and the group are), and it may borrow anything but the group
+            /// itself.
+            ///
+            /// # Panics
+            ///
+            /// A panicking task behaves as under `.await`: it unwinds through this future (its
+            /// siblings dropped and the token fired on the way), or becomes the error with
+            /// `catch_panics`. A panic in `fut` unwinds to the caller and leaves the group as it
+            /// was.
+            ///
+            /// # Cancel safety
+            ///
+            /// Cancel safe: dropping the returned future drops `fut` and nothing else. The tasks
+            /// live in the group, not in this future, and a result is moved into the group's
+            /// kept results in the same poll that takes it from its task, so no task is dropped
+            /// and no result is lost; the tasks simply wait for the next poll of the group.
+            ///
+            /// # Examples
+            ///
+            /// Saving each result while the other fetches carry on:
+            ///
+            /// ```
+            #[doc = concat!("use errgroup::", stringify!($Group), ";")]
+            ///
+            /// # /// Yields to the executor `n` times: stands for real I/O.
+            /// # async fn io(n: usize) {
+            /// #     for _ in 0..n {
+            /// #         futures_lite::future::yield_now().await;
+            /// #     }
+            /// # }
+            /// async fn fetch(id: u32) -> Result<u32, String> {
+            ///     io(5).await;
+            ///     Ok(id)
+            /// }
+            /// async fn save(id: u32) -> Result<(), String> {
+            ///     io(20).await; // slower than a fetch
+            ///     Ok(())
+            /// }
+            ///
+            /// # futures::executor::block_on(async {
+            #[doc = concat!("let mut group = ", stringify!($Group), "::new();")]
+            /// for id in 0..4 {
+            ///     group.push(fetch(id));
+            /// }
+            /// let first = group.try_next().await?.unwrap();
+            /// // The outer `?` is the group's error (a fetch failed), the inner one `save`'s own.
+            /// group.run_until(save(first)).await??;
+            /// // The other fetches finished while `save` ran: their results were kept.
+            /// assert_eq!(group.len(), 0);
+            /// assert_eq!(group.await?, [1, 2, 3]);
+            /// # Ok::<(), String>(())
+            /// # }).unwrap();
+            /// ```
+            pub fn run_until<F: Future>(&mut self, fut: F) -> RunUntil<'_, Self, F> {
+                RunUntil::new(self, fut)
+            }
         }
-    }
 
-    /// Changes the concurrency limit, at any time (Go's `SetLimit`); `None` removes it.
-    ///
-    /// Raising the limit starts waiting tasks at once (they are polled on the next poll).
-    /// Lowering it below the number of running tasks stops none of them: no new task starts
-    /// until fewer than the new limit are running. Unlike Go's `SetLimit`, it may be called
-    /// while tasks run.
-    ///
-    /// # Panics
-    ///
-    /// If `limit` is `Some(0)`, with the same message as [`with_limit(0)`](Self::with_limit):
-    /// a zero limit never means "no limit" (`NonZeroUsize::new(0)` is `None`, which is why this
-    /// takes an `Option<usize>`, not an `Option<NonZeroUsize>`).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let mut group = errgroup::ErrGroup::<(), ()>::new();
-    /// group.set_limit(Some(4));
-    /// assert_eq!(group.limit(), Some(4));
-    /// group.set_limit(None);
-    /// assert_eq!(group.limit(), None);
-    ///
-    /// let set_zero = std::panic::AssertUnwindSafe(|| group.set_limit(Some(0)));
-    /// assert!(std::panic::catch_unwind(set_zero).is_err(), "a zero limit is refused");
-    /// ```
-    #[track_caller]
-    pub fn set_limit(&mut self, limit: Option<usize>) {
-        self.core.set_limit(checked_limit(limit, "ErrGroup"));
-    }
+        #[allow(private_interfaces)]
+        impl<'a, T, E> sealed::Group for $Group<'a, T, E> {
+            type Task = $Box<'a, Result<T, E>>;
+            type Ok = T;
+            type Err = E;
 
-    /// The concurrency limit, if any.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let group = errgroup::ErrGroup::<(), ()>::with_limit(3);
-    /// assert_eq!(group.limit(), Some(3));
-    /// assert_eq!(errgroup::ErrGroup::<(), ()>::new().limit(), None);
-    /// ```
-    pub fn limit(&self) -> Option<usize> {
-        self.core.limit()
-    }
+            fn core(&mut self) -> &mut Core<Self::Task, T, E> {
+                &mut self.core
+            }
 
-    /// Turns a panicking task into the group's error instead of letting it unwind into the
-    /// caller (kratos' `recover`). The error is `E::from(Panicked)`, with the panic's message and
-    /// payload; the siblings are dropped as for any error.
-    ///
-    /// Without it, a panic unwinds out of the group's `poll` with its original payload, after the
-    /// siblings have been dropped and the token cancelled.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use errgroup::{ErrGroup, Panicked};
-    ///
-    /// # futures::executor::block_on(async {
-    /// let mut group = ErrGroup::<(), Panicked>::new().catch_panics();
-    /// group.push(async { Ok(()) });
-    /// group.push(async { panic!("oops") });
-    /// let err = group.await.unwrap_err();
-    /// assert_eq!(err.to_string(), "a task panicked: oops");
-    /// # });
-    /// ```
-    #[cfg(feature = "std")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
-    pub fn catch_panics(mut self) -> Self
-    where
-        E: From<Panicked>,
-    {
-        self.core.set_on_panic(E::from);
-        self
-    }
-
-    /// Adds a task (Go's `g.Go`). It starts on the next poll of the group if the group is under
-    /// its limit, and waits its turn otherwise.
-    ///
-    /// Like `FuturesUnordered::push`, this does not wake the group: poll it (await it, or call
-    /// [`try_next`](Self::try_next)) after pushing. To push from inside a task or another
-    /// thread, use a [`Handle`].
-    ///
-    /// # Panics
-    ///
-    /// If the group has already finished: its future returned, or it failed (an error from
-    /// [`try_next`](Self::try_next), or a panic). Use [`try_push`](Self::try_push) to get the
-    /// task back instead.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # futures::executor::block_on(async {
-    /// let local = String::from("borrowed");
-    /// let mut group = errgroup::ErrGroup::<usize, ()>::new();
-    /// group.push(async { Ok(local.len()) }); // tasks may borrow
-    /// assert_eq!(group.len(), 1);
-    /// assert_eq!(group.await, Ok(vec![8]));
-    /// # });
-    /// ```
-    pub fn push<F>(&mut self, fut: F)
-    where
-        F: Future<Output = Result<T, E>> + Send + 'a,
-    {
-        self.core.push(Box::pin(fut), "ErrGroup::push");
-    }
-
-    /// Adds a task only if it can start now (Go's `TryGo`): the group is under its limit and no
-    /// task is waiting. Otherwise the task is handed back, untouched.
-    ///
-    /// # Errors
-    ///
-    /// [`PushError::is_full`] when the group is at its limit; [`PushError::is_closed`] when the
-    /// group has finished. [`PushError::into_inner`] returns the task.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # futures::executor::block_on(async {
-    /// let mut group = errgroup::ErrGroup::<u32, ()>::with_limit(1);
-    /// assert!(group.try_push(async { Ok(1) }).is_ok());
-    /// let again = group.try_push(async { Ok(2) }).unwrap_err();
-    /// assert!(again.is_full());
-    ///
-    /// assert_eq!(group.try_next().await, Ok(Some(1))); // a slot frees up
-    /// assert!(group.try_push(again.into_inner()).is_ok());
-    /// assert_eq!(group.await, Ok(vec![2]));
-    /// # });
-    /// ```
-    pub fn try_push<F>(&mut self, fut: F) -> Result<(), PushError<F>>
-    where
-        F: Future<Output = Result<T, E>> + Send + 'a,
-    {
-        if self.core.is_finished() {
-            Err(PushError::closed(fut))
-        } else if self.core.can_start() {
-            self.core.push(Box::pin(fut), "ErrGroup::try_push");
-            Ok(())
-        } else {
-            Err(PushError::full(fut))
+            fn core_ref(&self) -> &Core<Self::Task, T, E> {
+                &self.core
+            }
         }
-    }
 
-    /// The number of tasks not finished yet: running, waiting behind the limit, or pushed
-    /// through a handle and not yet received.
+        impl<T, E> Future for $Group<'_, T, E> {
+            type Output = Result<Vec<T>, E>;
+
+            /// Drives every task; resolves to all results in push order (less those `try_next`
+            /// already returned), or to the first error once every other task has been dropped.
+            ///
+            /// # Panics
+            ///
+            /// If polled again after it completed; and, unless the group was built with
+            /// `catch_panics`, when a task panics (with the task's payload).
+            fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+                self.core.poll_all(cx, stringify!($Group))
+            }
+        }
+
+        impl<T, E> FusedFuture for $Group<'_, T, E> {
+            fn is_terminated(&self) -> bool {
+                self.core.is_finished()
+            }
+        }
+
+        // No field is ever pinned: tasks are boxed and values are moved freely.
+        impl<T, E> Unpin for $Group<'_, T, E> {}
+
+        impl<T, E> Default for $Group<'_, T, E> {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl<T, E> fmt::Debug for $Group<'_, T, E> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.core.fmt_debug(stringify!($Group), f)
+            }
+        }
+
+        #[doc = concat!("`futs.into_iter().collect::<", stringify!($Group), "<_, _>>().await` is")]
+        /// `try_join_all` that fails fast and takes futures of different types (boxed by the
+        /// caller, or all of one type).
+        impl<'a, T, E, F> FromIterator<F> for $Group<'a, T, E>
+        where
+            F: Future<Output = Result<T, E>> $($Send)* + 'a,
+        {
+            fn from_iter<I: IntoIterator<Item = F>>(iter: I) -> Self {
+                let mut group = Self::new();
+                group.extend(iter);
+                group
+            }
+        }
+
+        impl<'a, T, E, F> Extend<F> for $Group<'a, T, E>
+        where
+            F: Future<Output = Result<T, E>> $($Send)* + 'a,
+        {
+            fn extend<I: IntoIterator<Item = F>>(&mut self, iter: I) {
+                for fut in iter {
+                    self.push(fut);
+                }
+            }
+        }
+    };
+}
+
+front! {
+    /// A group of fallible tasks run concurrently, in place, that fails fast: Go's
+    /// `errgroup.Group` as a future.
+    ///
+    /// Push tasks (any `Future<Output = Result<T, E>> + Send + 'a`, of any type), then `.await`
+    /// the group: it resolves to every `T` in push order, or to the **first** error, at once.
+    /// Before it returns that error, every other task, running or waiting, has been dropped:
+    /// dropping is the cancellation, so it is guaranteed rather than cooperative, and no task
+    /// starts after it.
+    ///
+    /// The group polls its tasks itself, on the task that awaits it, and never spawns. So it
+    /// works on any executor, and tasks may borrow the caller's locals. The flip side: tasks
+    /// only make progress while the group is being polled (see
+    /// [`run_until`](ErrGroup::run_until)).
+    ///
+    /// # Polls and wake-ups
+    ///
+    /// A task is polled when it starts and then only after a wake-up meant for it, at most once
+    /// per poll of the group, however many siblings it has and however deep groups are nested
+    /// in each other's tasks. A wake-up costs the same in a group of three tasks or thirty
+    /// thousand. A task that wakes itself (a cooperative yield) is polled again on the group's
+    /// next poll, and the group hands the thread back to the executor in between. A task keeps
+    /// the waker it was given for as long as it waits.
+    ///
+    /// Use [`LocalErrGroup`](crate::LocalErrGroup) when the tasks are not `Send`.
     ///
     /// # Examples
-    ///
-    /// ```
-    /// let mut group = errgroup::ErrGroup::<(), ()>::with_limit(1);
-    /// group.push(async { Ok(()) });
-    /// group.push(async { Ok(()) }); // waits behind the limit, still counted
-    /// assert_eq!(group.len(), 2);
-    /// ```
-    pub fn len(&self) -> usize {
-        self.core.len()
-    }
-
-    /// Whether no task is left (see [`len`](Self::len)).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let mut group = errgroup::ErrGroup::<(), ()>::new();
-    /// assert!(group.is_empty());
-    /// group.push(async { Ok(()) });
-    /// assert!(!group.is_empty());
-    /// ```
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// A [`CancelToken`] that fires when the group fails, is dropped, or finishes: Go's `ctx`
-    /// from `WithContext`, for work the group cannot drop. Taken after the group ended, it is
-    /// already cancelled.
-    ///
-    /// The token is created on first use; a group that never asks for one pays nothing for it.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # futures::executor::block_on(async {
-    /// let mut group = errgroup::ErrGroup::<(), &str>::new();
-    /// let token = group.token();
-    /// let watcher = token.clone();
-    /// group.push(async move {
-    ///     // A task can hand the token to work it starts elsewhere.
-    ///     assert!(!watcher.is_cancelled());
-    ///     Err("failed")
-    /// });
-    /// assert_eq!(group.await, Err("failed"));
-    /// assert!(token.is_cancelled());
-    /// # });
-    /// ```
-    pub fn token(&self) -> CancelToken {
-        self.core.token()
-    }
-
-    /// A [`Handle`] that pushes tasks into this group from inside its tasks or from other
-    /// threads. Handles do not keep the group alive.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # futures::executor::block_on(async {
-    /// let mut group = errgroup::ErrGroup::<u32, ()>::new();
-    /// let handle = group.handle();
-    /// group.push(async move {
-    ///     handle.push(async { Ok(2) }).unwrap(); // fan out from inside
-    ///     Ok(1)
-    /// });
-    /// assert_eq!(group.await, Ok(vec![1, 2]));
-    /// # });
-    /// ```
-    pub fn handle(&self) -> Handle<'a, T, E> {
-        Handle::new(self.core.inbox())
-    }
-
-    /// The next result, in completion order: `Ok(Some(value))`, `Ok(None)` when no task is
-    /// left, or the first error. It drives the whole group while it waits.
-    ///
-    /// After `Ok(None)` the group stays usable: push more tasks and call `try_next` again (a
-    /// crawler loop). A later `.await` of the group returns only the results `try_next` did not.
-    /// After an error the group has failed like the group future: every other task is dropped,
-    /// the token fires, and `try_next` returns `Ok(None)` from then on.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe: dropping the returned future before it completes loses no result and drops no
-    /// task. Results are taken out of the group only in the poll that returns them, so the tasks
-    /// it drove simply carry on at the next call (in a `select!` loop, for example).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # futures::executor::block_on(async {
-    /// let mut group = errgroup::ErrGroup::<u32, ()>::with_limit(4);
-    /// group.push(async { Ok(1) });
-    /// let mut seen = vec![];
-    /// while let Some(n) = group.try_next().await? {
-    ///     seen.push(n);
-    ///     if n < 4 {
-    ///         group.push(async move { Ok(n + 1) }); // new work from results
-    ///     }
-    /// }
-    /// assert_eq!(seen, [1, 2, 3, 4]);
-    /// # Ok::<(), ()>(())
-    /// # }).unwrap();
-    /// ```
-    pub fn try_next(&mut self) -> TryNext<'_, Self> {
-        TryNext::new(self)
-    }
-
-    pub(crate) fn poll_try_next(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<T>, E>> {
-        self.core.poll_try_next(cx)
-    }
-
-    pub(crate) fn has_nothing_next(&self) -> bool {
-        self.core.has_nothing_next()
-    }
-
-    /// Runs `fut` to completion while driving the group's tasks: the tasks keep running while
-    /// the caller awaits its own work (tokio's `LocalSet::run_until`).
-    ///
-    /// A group's tasks only make progress while something polls the group. A `try_next` loop
-    /// that awaits something slow between two calls, such as saving each result, stalls every
-    /// task meanwhile; `run_until` is the way to await that work without the stall.
-    ///
-    /// Each poll polls `fut`, then the tasks. It resolves to:
-    ///
-    /// - `Ok(output)` as soon as `fut` completes. Results of tasks that finished meanwhile are
-    ///   kept: [`try_next`](Self::try_next) hands them out in completion order, and the group
-    ///   future returns them in push order with the rest. The group stays as it was (tasks
-    ///   still running stay running), so it can be driven further in any way.
-    /// - `Err(error)` at once when a task fails: the group has failed exactly as if it were
-    ///   being awaited (every task dropped, the token fired, handles refused), and `fut` is
-    ///   dropped before this returns.
-    ///
-    /// On an empty or finished group it just runs `fut`; an empty group still receives what a
-    /// [`Handle`] pushes while `fut` runs, so `fut` can be the producer that feeds the group.
-    /// `fut` need not be `Send` (the returned future is `Send` when `fut` and the group are),
-    /// and it may borrow anything but the group itself.
-    ///
-    /// # Panics
-    ///
-    /// A panicking task behaves as under `.await`: it unwinds through this future (its
-    /// siblings dropped and the token fired on the way), or becomes the error with
-    /// [`catch_panics`](Self::catch_panics). A panic in `fut` unwinds to the caller and leaves
-    /// the group as it was.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe: dropping the returned future drops `fut` and nothing else. The tasks live
-    /// in the group, not in this future, and a result is moved into the group's kept results
-    /// in the same poll that takes it from its task, so no task is dropped and no result is
-    /// lost; the tasks simply wait for the next poll of the group.
-    ///
-    /// # Examples
-    ///
-    /// Saving each result while the other fetches carry on:
     ///
     /// ```
     /// use errgroup::ErrGroup;
     ///
-    /// # /// Yields to the executor `n` times: stands for real I/O.
-    /// # async fn io(n: usize) {
-    /// #     for _ in 0..n {
-    /// #         let mut yielded = false;
-    /// #         futures::future::poll_fn(|cx| {
-    /// #             if std::mem::replace(&mut yielded, true) {
-    /// #                 return std::task::Poll::Ready(());
-    /// #             }
-    /// #             cx.waker().wake_by_ref();
-    /// #             std::task::Poll::Pending
-    /// #         })
-    /// #         .await;
-    /// #     }
-    /// # }
-    /// async fn fetch(id: u32) -> Result<u32, String> {
-    ///     io(5).await;
-    ///     Ok(id)
-    /// }
-    /// async fn save(id: u32) -> Result<(), String> {
-    ///     io(20).await; // slower than a fetch
-    ///     Ok(())
+    /// async fn fetch(service: &str, id: u32) -> Result<String, String> {
+    ///     Ok(format!("{service}/{id}"))
     /// }
     ///
     /// # futures::executor::block_on(async {
+    /// let id = 7;
     /// let mut group = ErrGroup::new();
-    /// for id in 0..4 {
-    ///     group.push(fetch(id));
-    /// }
-    /// let first = group.try_next().await?.unwrap();
-    /// // The outer `?` is the group's error (a fetch failed), the inner one `save`'s own.
-    /// group.run_until(save(first)).await??;
-    /// // The other fetches finished while `save` ran: their results were kept.
-    /// assert_eq!(group.len(), 0);
-    /// assert_eq!(group.await?, [1, 2, 3]);
+    /// group.push(fetch("users", id));       // different future types,
+    /// group.push(async { Ok("cached".to_string()) }); // one group
+    /// group.push(fetch("orders", id));
+    /// let parts = group.await?;             // push order, or the first error
+    /// assert_eq!(parts, ["users/7", "cached", "orders/7"]);
     /// # Ok::<(), String>(())
     /// # }).unwrap();
     /// ```
-    pub fn run_until<F: Future>(&mut self, fut: F) -> RunUntil<'_, Self, F> {
-        RunUntil::new(self, fut)
-    }
-
-    pub(crate) fn poll_run_until<F: Future>(
-        &mut self,
-        cx: &mut Context<'_>,
-        fut: Pin<&mut F>,
-    ) -> Poll<Result<F::Output, E>> {
-        self.core.poll_run_until(cx, fut)
-    }
+    ErrGroup, Handle, BoxFuture, [+ Send]
 }
 
-impl<T, E> Future for ErrGroup<'_, T, E> {
-    type Output = Result<Vec<T>, E>;
-
-    /// Drives every task; resolves to all results in push order (less those `try_next` already
-    /// returned), or to the first error once every other task has been dropped.
+front! {
+    /// An [`ErrGroup`](crate::ErrGroup) whose tasks need not be `Send`: `Rc`, `RefCell` borrows,
+    /// thread-local clients, or a single-threaded executor (futures' `LocalPool`, tokio's
+    /// `LocalSet`, a browser or an embedded executor).
     ///
-    /// # Panics
+    /// Same API and semantics as `ErrGroup`: push order results or the first error, at once,
+    /// with every other task dropped before it returns, and the same guarantees on polls and
+    /// wake-ups. The group itself is not `Send`.
     ///
-    /// If polled again after it completed; and, unless the group was built with
-    /// `catch_panics`, when a task panics (with the task's payload).
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.core.poll_all(cx, "ErrGroup")
-    }
-}
-
-impl<T, E> FusedFuture for ErrGroup<'_, T, E> {
-    fn is_terminated(&self) -> bool {
-        self.core.is_finished()
-    }
-}
-
-// No field is ever pinned: tasks are boxed and values are moved freely.
-impl<T, E> Unpin for ErrGroup<'_, T, E> {}
-
-impl<T, E> Default for ErrGroup<'_, T, E> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl<T, E> fmt::Debug for ErrGroup<'_, T, E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.core.fmt_debug("ErrGroup", f)
-    }
-}
-
-/// `futs.into_iter().collect::<ErrGroup<_, _>>().await` is `try_join_all` that fails fast and
-/// takes futures of different types (boxed by the caller as `BoxFuture`, or all of one type).
-impl<'a, T, E, F> FromIterator<F> for ErrGroup<'a, T, E>
-where
-    F: Future<Output = Result<T, E>> + Send + 'a,
-{
-    fn from_iter<I: IntoIterator<Item = F>>(iter: I) -> Self {
-        let mut group = Self::new();
-        group.extend(iter);
-        group
-    }
-}
-
-impl<'a, T, E, F> Extend<F> for ErrGroup<'a, T, E>
-where
-    F: Future<Output = Result<T, E>> + Send + 'a,
-{
-    fn extend<I: IntoIterator<Item = F>>(&mut self, iter: I) {
-        for fut in iter {
-            self.push(fut);
-        }
-    }
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{cell::RefCell, rc::Rc};
+    /// use errgroup::LocalErrGroup;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let log = Rc::new(RefCell::new(Vec::new()));
+    /// let mut group = LocalErrGroup::new();
+    /// for name in ["users", "orders"] {
+    ///     let log = Rc::clone(&log);
+    ///     group.push(async move {
+    ///         log.borrow_mut().push(name);
+    ///         Ok::<_, String>(name.len())
+    ///     });
+    /// }
+    /// assert_eq!(group.await?, [5, 6]);
+    /// assert_eq!(*log.borrow(), ["users", "orders"]);
+    /// # Ok::<(), String>(())
+    /// # }).unwrap();
+    /// ```
+    LocalErrGroup, LocalHandle, LocalBoxFuture, []
 }

@@ -414,19 +414,20 @@ mod error;
 pub mod futures;
 mod group;
 mod handle;
-mod local;
+mod kept;
 mod running;
 mod sync;
+mod task;
 mod token;
+mod waker;
 
 pub use crate::cause::Cause;
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub use crate::error::Panicked;
 pub use crate::error::PushError;
-pub use crate::group::ErrGroup;
+pub use crate::group::{ErrGroup, LocalErrGroup};
 pub use crate::handle::{Handle, LocalHandle};
-pub use crate::local::LocalErrGroup;
 pub use crate::token::CancelToken;
 
 /// Builds an [`ErrGroup`] with the given tasks pushed in order, like `vec!`.

@@ -1,13 +1,14 @@
-//! The atomics the handle inbox and the slab's wakers are built on: `core`'s and `futures`' ones, or `loom`'s under
-//! `--cfg loom`, so that `tests/loom.rs` checks the inbox protocol in every interleaving.
+//! The atomics the readiness word, the inbox and the token's cause are built on: `core`'s and
+//! `futures`' ones, or `loom`'s under `--cfg loom`, so that `tests/loom.rs` checks the wake-up
+//! path and the inbox protocol in every interleaving.
 
 #[cfg(not(loom))]
-pub(crate) use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+pub(crate) use core::sync::atomic::{fence, AtomicUsize, Ordering};
 #[cfg(not(loom))]
 pub(crate) use futures_util::task::AtomicWaker;
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+pub(crate) use loom::sync::atomic::{fence, AtomicUsize, Ordering};
 
 /// `loom`'s `AtomicWaker` with the `register(&Waker)` signature of `futures`' one.
 #[cfg(loom)]

@@ -458,3 +458,105 @@ fn a_task_that_panics_twice_unwinds_in_every_mode() {
         }
     }
 }
+
+/// The error of the `catch_panics` regressions: a task's own error, or a caught panic's message.
+#[cfg(feature = "std")]
+#[derive(Debug, PartialEq)]
+enum Failure {
+    Task(u32),
+    Panicked(String),
+}
+
+#[cfg(feature = "std")]
+impl From<errgroup::Panicked> for Failure {
+    fn from(panicked: errgroup::Panicked) -> Self {
+        Failure::Panicked(panicked.message().to_owned())
+    }
+}
+
+/// Four siblings that never finish, the one at `bomb_at` panicking when dropped.
+#[cfg(feature = "std")]
+fn add_caught_siblings(
+    group: &mut ErrGroup<'static, u32, Failure>,
+    drops: &Arc<Drops>,
+    bomb_at: usize,
+) {
+    for slot in 0..4 {
+        if slot == bomb_at {
+            group.push(hold(PanicOnDrop));
+        } else {
+            group.push(hold(drops.track()));
+        }
+    }
+}
+
+/// Regression: with `catch_panics`, a destructor that panicked while the group cancelled its
+/// tasks after an error unwound into the caller, and the task's error was lost. The cancel path
+/// now runs inside the catch: the caller gets the error, and every sibling is dropped.
+#[cfg(feature = "std")]
+#[test]
+fn regression_with_catch_panics_a_destructor_panic_after_an_error_keeps_the_error() {
+    quiet_provoked_panics();
+    for limit in [None, Some(2), Some(5)] {
+        for bomb_at in 0..4 {
+            let drops = Drops::new();
+            let mut group = limit
+                .map_or_else(ErrGroup::new, ErrGroup::with_limit)
+                .catch_panics();
+            group.push(async {
+                yield_now().await;
+                Err(Failure::Task(7))
+            });
+            add_caught_siblings(&mut group, &drops, bomb_at);
+            let token = group.token();
+            let result = panic::catch_unwind(AssertUnwindSafe(|| block_on(&mut group)));
+            let case = format!("limit {limit:?}, bomb at {bomb_at}");
+            assert_eq!(
+                result.expect("nothing unwinds with catch_panics"),
+                Err(Failure::Task(7)),
+                "{case}"
+            );
+            assert_eq!(token.cause(), Some(errgroup::Cause::Failed), "{case}");
+            assert_eq!(drops.get(), 3, "{case}: every other sibling dropped");
+            drop(group);
+            assert_eq!(drops.get(), 3, "{case}: none dropped twice");
+        }
+    }
+}
+
+/// Regression: with `catch_panics`, a sibling's destructor that panicked while the group
+/// cancelled its tasks after a task's panic replaced that panic as the group's error. The first
+/// panic is now the error, whichever set held the tasks.
+#[cfg(feature = "std")]
+#[test]
+fn regression_with_catch_panics_a_siblings_destructor_panic_keeps_the_first_panic() {
+    quiet_provoked_panics();
+    for siblings in [0, 70] {
+        for bomb_at in 0..4 {
+            let drops = Drops::new();
+            let mut group = ErrGroup::<u32, Failure>::new().catch_panics();
+            add_caught_siblings(&mut group, &drops, bomb_at);
+            for _ in 0..siblings {
+                group.push(hold(drops.track()));
+            }
+            group.push(async {
+                yield_now().await;
+                panic!("{PROVOKED}: first");
+            });
+            let token = group.token();
+            let result = panic::catch_unwind(AssertUnwindSafe(|| block_on(&mut group)));
+            let case = format!("{siblings} more siblings, bomb at {bomb_at}");
+            assert_eq!(
+                result.expect("nothing unwinds with catch_panics"),
+                Err(Failure::Panicked(format!("{PROVOKED}: first"))),
+                "{case}"
+            );
+            assert_eq!(token.cause(), Some(errgroup::Cause::Panicked), "{case}");
+            assert_eq!(
+                drops.get(),
+                3 + siblings,
+                "{case}: every other sibling dropped"
+            );
+        }
+    }
+}

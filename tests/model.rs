@@ -36,7 +36,7 @@
 //! - **tasks**: no task is polled after it returned `Ready`, and none sees the token cancelled
 //!   while it is being polled;
 //! - **polls follow wake-ups**: a task is polled again only after its waker was woken (by
-//!   itself, or by the test opening its gate), but for one extra poll per task;
+//!   itself, or by the test opening its gate), never without one;
 //! - **liveness**: a poll made although the waker was not woken since the last `Pending` finds
 //!   nothing to do: it may poll tasks, but none starts, advances or completes (no lost wake-up); and after the script, polling only when woken and opening
 //!   the remaining gates one by one always reaches the end (no stall, no endless spin).
@@ -1331,8 +1331,7 @@ fn woken_and_not_polled(events: &[Event]) -> Vec<Id> {
         .collect()
 }
 
-/// A task is polled again only after it woke, but for one extra poll per task (when the group
-/// first gives it a waker of its own).
+/// A task is polled again only after it woke: no poll without a wake-up in between.
 fn check_polls_follow_wake_ups(events: &[Event]) -> Result<(), String> {
     /// Where a task stands between its polls.
     #[derive(Clone, Copy, PartialEq)]
@@ -1341,23 +1340,18 @@ fn check_polls_follow_wake_ups(events: &[Event]) -> Result<(), String> {
         Polling { woken: bool },
         Waiting { woken: bool },
     }
-    let mut stands: std::collections::HashMap<Id, (Stand, usize)> = Default::default();
+    let mut stands: std::collections::HashMap<Id, Stand> = Default::default();
     for event in events {
         match *event {
             Event::Polled(id) => {
-                let (stand, extra) = stands.entry(id).or_insert((Stand::New, 0));
+                let stand = stands.entry(id).or_insert(Stand::New);
                 if *stand == (Stand::Waiting { woken: false }) {
-                    *extra += 1;
-                    if *extra > 1 {
-                        return Err(format!(
-                            "task {id} polled {extra} times without having been woken"
-                        ));
-                    }
+                    return Err(format!("task {id} polled without having been woken"));
                 }
                 *stand = Stand::Polling { woken: false };
             }
             Event::Woken(id) => {
-                if let Some((stand, _)) = stands.get_mut(&id) {
+                if let Some(stand) = stands.get_mut(&id) {
                     *stand = match *stand {
                         Stand::Polling { .. } => Stand::Polling { woken: true },
                         _ => Stand::Waiting { woken: true },
@@ -1365,7 +1359,7 @@ fn check_polls_follow_wake_ups(events: &[Event]) -> Result<(), String> {
                 }
             }
             Event::Pending(id) => {
-                if let Some((stand, _)) = stands.get_mut(&id) {
+                if let Some(stand) = stands.get_mut(&id) {
                     let woken = matches!(*stand, Stand::Polling { woken: true });
                     *stand = Stand::Waiting { woken };
                 }

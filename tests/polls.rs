@@ -1,9 +1,11 @@
-//! Polls follow wake-ups: in flat groups on both sides of the slab's 32 slots and in nested
-//! groups (15 × 15, 6 × 6 × 6), with one leaf woken at a time from outside, as sockets and
-//! channels wake real tasks, every leaf is polled at most twice per wake-up it got plus its first
-//! poll (`leaf polls <= 2 × (leaves + wake-ups)`), and the groups in between only when one of
-//! their own tasks woke. A stale waker of a finished task does not poll the task that took its
-//! slot.
+//! Polls follow wake-ups, exactly: in flat groups on both sides of the slab's size and in nested
+//! groups, with one leaf woken at a time from outside, as sockets and channels wake real tasks,
+//! every leaf is polled once when it starts and then once per wake-up it got
+//! (`leaf polls <= leaves + wake-ups`, as `FuturesUnordered` does), and the groups in between
+//! only when one of their own tasks woke. A stale waker of a finished task does not poll the
+//! task that took its slot, and a task that keeps the waker of its first poll is woken through
+//! it. `polled_only_once_at_most_per_iteration`, futures-rs' own test of `FuturesUnordered`,
+//! holds for the group too.
 
 mod probe;
 
@@ -145,16 +147,23 @@ fn check_shape(shape: &[usize], rounds: usize) {
         "{shape:?}: every leaf woken once per round"
     );
     assert!(
-        polls <= 2 * (count + wakes),
+        polls <= count + wakes,
         "{shape:?}: {polls} leaf polls for {count} leaves and {wakes} wake-ups"
     );
 }
 
+/// How many tasks wait in the slab before the others go to the set beside it: the bits of a
+/// `usize` but four (`src/waker.rs`). The widths below sit on both sides of it.
+const SLOTS: usize = usize::BITS as usize - 4;
+
 #[test]
 fn flat_groups_poll_a_leaf_only_when_it_woke() {
     let rounds = if cfg!(miri) { 2 } else { 5 };
-    for width in [1, 5, 31, 32, 33, 100] {
-        if cfg!(miri) && width > 33 {
+    let mut widths = vec![1, 5, 31, 32, 33, SLOTS - 1, SLOTS, SLOTS + 1, 64, 100];
+    widths.sort_unstable();
+    widths.dedup();
+    for width in widths {
+        if cfg!(miri) && width > SLOTS + 1 {
             continue;
         }
         check_shape(&[width], rounds);
@@ -164,142 +173,244 @@ fn flat_groups_poll_a_leaf_only_when_it_woke() {
 #[test]
 fn nested_groups_poll_a_leaf_only_when_it_woke() {
     let rounds = if cfg!(miri) { 1 } else { 3 };
-    check_shape(&[15, 15], rounds);
+    check_shape(&[3, 3, 3, 3], rounds);
     check_shape(&[6, 6, 6], rounds);
+    if !cfg!(miri) {
+        check_shape(&[15, 15], rounds);
+        check_shape(&[40, 3], rounds);
+        check_shape(&[6, 6, 6, 6, 6], 1);
+    }
 }
 
-/// A task leaves its own waker with someone else and completes; the next task in its slot is
-/// not polled when that stale waker fires.
+/// A task polled by hand that counts its polls, keeps the waker of its `keep_at`-th poll (if
+/// any) in `kept`, wakes itself on its `wake_at`-th poll (if any), and finishes once `finish` is
+/// set and it is polled.
+struct Scripted {
+    polls: Arc<AtomicUsize>,
+    kept: Arc<Mutex<Option<Waker>>>,
+    keep_at: Option<usize>,
+    wake_at: Option<usize>,
+    finish: Arc<AtomicUsize>,
+}
+
+impl Scripted {
+    fn new(keep_at: Option<usize>, wake_at: Option<usize>) -> Self {
+        Scripted {
+            polls: Arc::default(),
+            kept: Arc::default(),
+            keep_at,
+            wake_at,
+            finish: Arc::default(),
+        }
+    }
+
+    fn polls(&self) -> Arc<AtomicUsize> {
+        Arc::clone(&self.polls)
+    }
+
+    fn kept(&self) -> Arc<Mutex<Option<Waker>>> {
+        Arc::clone(&self.kept)
+    }
+
+    fn finish(&self) -> Arc<AtomicUsize> {
+        Arc::clone(&self.finish)
+    }
+}
+
+impl Future for Scripted {
+    type Output = Result<usize, String>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let poll = self.polls.fetch_add(1, SeqCst) + 1;
+        if self.finish.load(SeqCst) != 0 {
+            return Poll::Ready(Ok(poll));
+        }
+        if self.keep_at == Some(poll) {
+            *self.kept.lock().unwrap() = Some(cx.waker().clone());
+        }
+        if self.wake_at == Some(poll) {
+            cx.waker().wake_by_ref();
+        }
+        Poll::Pending
+    }
+}
+
+/// Takes the waker `kept` holds and wakes it.
+fn wake_kept(kept: &Mutex<Option<Waker>>) {
+    kept.lock().unwrap().take().expect("a kept waker").wake();
+}
+
+/// A task leaves its waker with someone else and completes; the next task polled with that
+/// slot's waker is not polled when the stale waker fires.
 #[test]
 fn a_stale_waker_does_not_poll_the_task_that_took_its_slot() {
-    let stale: Arc<Mutex<Option<Waker>>> = Arc::default();
-    let polls = Arc::new(AtomicUsize::new(0));
-    let leaves = Arc::new(Leaves::default());
     let mut group = ErrGroup::<usize, String>::new();
-    // A sibling waiting on the group waker, so that the first task gets a waker of its own.
-    group.push(leaves.leaf(1));
-    let (keep, counted) = (Arc::clone(&stale), Arc::clone(&polls));
-    let mut step = 0;
-    group.push(std::future::poll_fn(move |cx| {
-        counted.fetch_add(1, SeqCst);
-        step += 1;
-        match step {
-            // First poll: registers nothing, so the group gives it its own waker next time.
-            1 => {
-                cx.waker().wake_by_ref();
-                Poll::Pending
-            }
-            // Under its own waker: hand that waker out, then finish on the next poll.
-            2 => {
-                *keep.lock().unwrap() = Some(cx.waker().clone());
-                cx.waker().wake_by_ref();
-                Poll::Pending
-            }
-            _ => Poll::Ready(Ok(99)),
-        }
-    }));
-    let mut results = vec![];
-    while results.is_empty() {
-        if let Poll::Ready(next) = poll_once(&mut group.try_next()) {
-            results.extend(next.unwrap());
-        }
-    }
-    assert_eq!(results, [99]);
-    // A new task takes the free slot; it waits under the group waker, is woken, and gets the
-    // slot's waker of its own on its second poll.
-    let later = Arc::new(AtomicUsize::new(0));
-    let its_waker: Arc<Mutex<Option<Waker>>> = Arc::default();
-    let (seen, store) = (Arc::clone(&later), Arc::clone(&its_waker));
-    group.push(std::future::poll_fn(move |cx| {
-        seen.fetch_add(1, SeqCst);
-        *store.lock().unwrap() = Some(cx.waker().clone());
-        Poll::<Result<usize, String>>::Pending
-    }));
+    let first = Scripted::new(Some(1), None);
+    let (stale, finish_first) = (first.kept(), first.finish());
+    group.push(first);
     assert!(poll_once(&mut group.try_next()).is_pending());
-    assert_eq!(later.load(SeqCst), 1);
-    its_waker.lock().unwrap().take().unwrap().wake();
+    // The first task finishes while `stale` still holds its waker.
+    let its_own = stale.lock().unwrap().clone().unwrap();
+    finish_first.store(1, SeqCst);
+    its_own.wake();
+    assert!(matches!(
+        poll_once(&mut group.try_next()),
+        Poll::Ready(Ok(Some(_)))
+    ));
+    // A new task takes the free slot and waits on its waker.
+    let second = Scripted::new(Some(1), None);
+    let (polls, its_waker) = (second.polls(), second.kept());
+    group.push(second);
     assert!(poll_once(&mut group.try_next()).is_pending());
-    assert_eq!(
-        later.load(SeqCst),
-        2,
-        "woken, it is polled, now with its own waker"
-    );
+    assert_eq!(polls.load(SeqCst), 1);
     // The finished task's waker fires: nothing is polled.
-    stale.lock().unwrap().take().unwrap().wake();
+    wake_kept(&stale);
     assert!(poll_once(&mut group.try_next()).is_pending());
     assert_eq!(
-        later.load(SeqCst),
-        2,
+        polls.load(SeqCst),
+        1,
         "the stale waker polled the slot's new task"
     );
-    // Its own waker still works.
-    its_waker.lock().unwrap().take().unwrap().wake();
+    // Its own waker works.
+    wake_kept(&its_waker);
     assert!(poll_once(&mut group.try_next()).is_pending());
-    assert_eq!(later.load(SeqCst), 3);
+    assert_eq!(polls.load(SeqCst), 2);
 }
 
-/// With every slot taken by a task waiting under its own waker, a new task `X` goes to the
-/// `FuturesUnordered` still holding the shared waker; the task `Y` polled after it wakes `X`
-/// through that waker. `Y` did not wake itself, so it must not be taken for a yield: it gets its
-/// one extra poll, and no second one.
+/// Regression: a task's waker changed once while it waited (from a waker shared with its
+/// siblings to one of its own), so a task that keeps the waker of its first poll, a breach of
+/// the `Future` contract that `FuturesUnordered` and tokio tolerate, was never polled again. A
+/// waiting task now keeps the waker it was first given, in the slab and in the set beside it.
 #[test]
-fn waking_a_task_that_just_joined_the_set_is_not_taken_for_a_yield() {
-    use probe::Gate;
-    let mut group = ErrGroup::<usize, String>::new();
-    let (first, slab) = (Gate::new(), Gate::many(32));
-    // Fill the slab: 32 tasks waiting under the shared waker, then all given their own waker
-    // by one wake-up of it (the first gate), and waiting again.
-    for (i, gate) in slab.iter().enumerate() {
-        let (first, gate) = (first.wait(), gate.wait());
-        group.push(async move {
-            if i == 0 {
-                first.await;
-            }
-            gate.await;
-            Ok(i)
-        });
+fn regression_a_task_that_keeps_the_waker_of_its_first_poll_is_woken_through_it() {
+    for siblings in [0, 3, SLOTS + 2] {
+        let mut group = ErrGroup::<usize, String>::new();
+        let gates: Vec<probe::Gate> = probe::Gate::many(siblings);
+        let sibling_probe = probe::Probe::new();
+        for (i, gate) in gates.iter().enumerate() {
+            group.push(probe::gated(&sibling_probe, i, gate));
+        }
+        // Keeps the waker of its first poll only, and is woken through it three times.
+        let task = Scripted::new(Some(1), None);
+        let (polls, first_waker, finish) = (task.polls(), task.kept(), task.finish());
+        group.push(task);
+        assert!(poll_once(&mut group.try_next()).is_pending());
+        let first_waker = first_waker.lock().unwrap().take().unwrap();
+        for round in 1..=3 {
+            first_waker.wake_by_ref();
+            assert!(poll_once(&mut group.try_next()).is_pending());
+            assert_eq!(
+                polls.load(SeqCst),
+                1 + round,
+                "{siblings} siblings, round {round}"
+            );
+        }
+        finish.store(1, SeqCst);
+        first_waker.wake_by_ref();
+        assert!(matches!(
+            poll_once(&mut group.try_next()),
+            Poll::Ready(Ok(Some(5)))
+        ));
+        gates.iter().for_each(probe::Gate::open);
+        let rest = probe::run_by_hand(&mut group, 10).unwrap();
+        assert_eq!(rest.len(), siblings);
     }
+}
+
+/// A task that wakes itself *and* keeps the waker it was polled with: the waker it keeps is its
+/// own from then on, and is not lent to the task polled after it.
+#[test]
+fn a_task_that_yields_and_keeps_its_waker_keeps_it_to_itself() {
+    let mut group = ErrGroup::<usize, String>::new();
+    let yielder = Scripted::new(Some(1), Some(1));
+    let (yielder_polls, kept) = (yielder.polls(), yielder.kept());
+    group.push(yielder);
+    let next = Scripted::new(Some(1), None);
+    let next_polls = next.polls();
+    group.push(next);
+    assert!(poll_once(&mut group.try_next()).is_pending());
+    assert_eq!(
+        (yielder_polls.load(SeqCst), next_polls.load(SeqCst)),
+        (1, 1)
+    );
+    // The yield: polled again, the other task not.
+    assert!(poll_once(&mut group.try_next()).is_pending());
+    assert_eq!(
+        (yielder_polls.load(SeqCst), next_polls.load(SeqCst)),
+        (2, 1)
+    );
+    // The kept waker fires: it polls the task that kept it, and only that one.
+    wake_kept(&kept);
+    assert!(poll_once(&mut group.try_next()).is_pending());
+    assert_eq!(
+        (yielder_polls.load(SeqCst), next_polls.load(SeqCst)),
+        (3, 1)
+    );
+}
+
+/// futures-rs' `polled_only_once_at_most_per_iteration`, ported: tasks that return `Pending`
+/// without waking anything are polled once by the first poll of the group, and never again.
+#[test]
+fn polled_only_once_at_most_per_iteration() {
+    #[derive(Default)]
+    struct F {
+        polled: bool,
+    }
+
+    impl Future for F {
+        type Output = Result<(), ()>;
+
+        fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Self::Output> {
+            assert!(!self.polled, "polled twice");
+            self.polled = true;
+            Poll::Pending
+        }
+    }
+
+    for n in [10, 33, SLOTS + 3] {
+        let mut group: ErrGroup<(), ()> = (0..n).map(|_| F::default()).collect();
+        assert!(poll_once(&mut group).is_pending());
+        assert!(poll_once(&mut group).is_pending());
+        assert_eq!(group.len(), n);
+    }
+    let mut empty = ErrGroup::<(), ()>::new();
+    assert_eq!(poll_once(&mut empty.try_next()), Poll::Ready(Ok(None)));
+}
+
+/// Regression: a lone task in the set beyond the slab cost one useless poll of the group per
+/// wake-up. `FuturesUnordered` wakes its caller after polling every task it holds, and the group
+/// forwarded that wake-up. Now the poll that handles the task's wake-up leaves the group quiet.
+#[test]
+fn regression_a_lone_task_beyond_the_slab_costs_no_extra_group_poll() {
     let (waker, wakes) = new_count_waker();
     let mut cx = Context::from_waker(&waker);
-    let mut poll = |group: &mut ErrGroup<usize, String>| {
-        assert!(Pin::new(&mut group.try_next()).poll(&mut cx).is_pending());
-    };
-    poll(&mut group);
-    first.open();
-    poll(&mut group);
-    // X waits for its gate; Y opens it, then waits for a gate nobody opens.
-    let (x_gate, y_gate) = (Gate::new(), Gate::new());
-    let x_wait = x_gate.wait();
-    group.push(async move {
-        x_wait.await;
-        Ok(100)
-    });
-    let y_polls = Arc::new(AtomicUsize::new(0));
-    let (counted, y_wait) = (Arc::clone(&y_polls), y_gate.wait());
-    let mut y_wait = Box::pin(y_wait);
-    group.push(std::future::poll_fn(move |cx| {
-        if counted.fetch_add(1, SeqCst) == 0 {
-            x_gate.open();
-        }
-        y_wait.as_mut().poll(cx).map(|()| Ok(101))
-    }));
-    // Poll while woken (and a few times more), collecting X's result.
-    let mut results = vec![];
-    let mut seen = wakes.get();
-    for round in 0..20 {
-        if round > 2 && wakes.get() == seen {
-            break;
-        }
-        seen = wakes.get();
-        match Pin::new(&mut group.try_next()).poll(&mut cx) {
-            Poll::Ready(next) => results.extend(next.unwrap()),
-            Poll::Pending => {}
-        }
+    let mut group = ErrGroup::<usize, String>::new();
+    let gates = probe::Gate::many(SLOTS);
+    let probe = probe::Probe::new();
+    for (i, gate) in gates.iter().enumerate() {
+        group.push(probe::gated(&probe, i, gate));
     }
-    assert_eq!(results, [100], "X completes once Y opened its gate");
-    assert!(
-        y_polls.load(SeqCst) <= 2,
-        "Y was polled {} times without a wake-up after its first poll",
-        y_polls.load(SeqCst) - 1
-    );
+    let lone = Scripted::new(Some(1), None);
+    let (polls, kept, finish) = (lone.polls(), lone.kept(), lone.finish());
+    group.push(lone);
+    assert!(Pin::new(&mut group).poll(&mut cx).is_pending());
+    assert_eq!(polls.load(SeqCst), 1);
+    for round in 1..=3 {
+        let kept_waker = kept.lock().unwrap().take().unwrap();
+        *kept.lock().unwrap() = Some(kept_waker.clone());
+        kept_waker.wake();
+        let before = wakes.get();
+        assert!(Pin::new(&mut group).poll(&mut cx).is_pending());
+        assert_eq!(polls.load(SeqCst), 1 + round);
+        assert_eq!(
+            wakes.get(),
+            before,
+            "round {round}: the group woke itself after handling the wake-up"
+        );
+    }
+    finish.store(1, SeqCst);
+    wake_kept(&kept);
+    gates.iter().for_each(probe::Gate::open);
+    let values = probe::run_by_hand(&mut group, 10).unwrap();
+    assert_eq!(values.len(), SLOTS + 1);
 }

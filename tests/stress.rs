@@ -327,3 +327,83 @@ fn handle_pushes_race_the_end_of_the_group() {
         }
     }
 }
+
+/// Counts, when dropped, whether the token had fired by then.
+struct DropWitness {
+    token: errgroup::CancelToken,
+    early: Arc<AtomicUsize>,
+}
+
+impl Drop for DropWitness {
+    fn drop(&mut self) {
+        if !self.token.is_cancelled() {
+            self.early.fetch_add(1, SeqCst);
+        }
+    }
+}
+
+/// Regression: a task pushed through a handle at the moment its group failed could be dropped
+/// before the token fired (about one racing push in 300 000). `terminate` closed the inbox before
+/// it cancelled the token, and a push that had reserved its place just before the close drained
+/// the queue on its own thread, inside that window. Here thousands of groups fail while another
+/// thread pushes into each as fast as it can; every accepted task, whoever dropped it, saw the
+/// token fired.
+#[test]
+fn regression_a_task_pushed_as_its_group_fails_is_dropped_after_the_token_fired() {
+    const GROUPS: usize = if cfg!(miri) { 10 } else { 20_000 };
+    let early = Arc::new(AtomicUsize::new(0));
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let (handles, received) = std::sync::mpsc::channel::<(
+        errgroup::Handle<'static, u32, u32>,
+        errgroup::CancelToken,
+        Arc<Barrier>,
+    )>();
+    let pusher = {
+        let (early, accepted) = (Arc::clone(&early), Arc::clone(&accepted));
+        thread::spawn(move || {
+            for (handle, token, start) in received {
+                start.wait();
+                loop {
+                    let witness = DropWitness {
+                        token: token.clone(),
+                        early: Arc::clone(&early),
+                    };
+                    match handle.push(async move {
+                        let _witness = witness;
+                        pending::<()>().await;
+                        Ok(0)
+                    }) {
+                        Ok(()) => accepted.fetch_add(1, SeqCst),
+                        Err(refused) => {
+                            // Never accepted: dropped by us once the token has fired.
+                            block_on(token.cancelled());
+                            drop(refused);
+                            break;
+                        }
+                    };
+                }
+            }
+        })
+    };
+    for _ in 0..GROUPS {
+        let mut group = ErrGroup::<u32, u32>::new();
+        let start = Arc::new(Barrier::new(2));
+        handles
+            .send((group.handle(), group.token(), Arc::clone(&start)))
+            .unwrap();
+        group.push(async {
+            yield_now().await;
+            Err(1)
+        });
+        start.wait();
+        assert_eq!(block_on(&mut group), Err(1));
+    }
+    drop(handles);
+    pusher.join().unwrap();
+    assert_eq!(
+        early.load(SeqCst),
+        0,
+        "of {} accepted tasks, some were dropped before the token fired",
+        accepted.load(SeqCst)
+    );
+}

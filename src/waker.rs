@@ -1,0 +1,118 @@
+//! The group's one kind of waker, [`BitWaker`], and the readiness word it sets.
+//!
+//! Everything that can wake a group does it by setting a bit of one word, [`Readiness`]'s:
+//!
+//! - a task waiting in slot `k` holds the waker of bit `k` (one of [`SLOTS`]);
+//! - the set of tasks beyond the slots, a `FuturesUnordered`, is polled with the waker of [`SET`];
+//! - a push through a handle sets [`INBOX`];
+//! - the future that stops the group on purpose is polled with the waker of [`STOP`].
+//!
+//! Setting a bit that was clear wakes the caller (the waker of whoever last polled the group),
+//! unless a pass is running ([`POLLING`]): the pass takes the bits at its start and wakes the
+//! caller at its end if any were set meanwhile. So a wake-up always names what it is for, and
+//! the caller is woken at most once per bit, however many wake-ups come in.
+
+use alloc::sync::Arc;
+use core::task::Waker;
+
+use futures_util::task::ArcWake;
+
+use crate::sync::{AtomicUsize, AtomicWaker, Ordering};
+
+/// How many tasks wait in slots, each with a waker of its own: the bits of a `usize` but the
+/// four below (60 on 64-bit targets, 28 on 32-bit ones).
+pub(crate) const SLOTS: usize = usize::BITS as usize - 4;
+/// Every slot's bit.
+pub(crate) const ALL_SLOTS: usize = SET - 1;
+/// The set of tasks beyond the slots has something to poll.
+pub(crate) const SET: usize = 1 << SLOTS;
+/// A handle pushed a task.
+pub(crate) const INBOX: usize = SET << 1;
+/// The stop future woke.
+pub(crate) const STOP: usize = INBOX << 1;
+/// A pass is running: a wake-up only sets its bit, and the pass's end wakes the caller.
+pub(crate) const POLLING: usize = STOP << 1;
+
+/// The readiness word and the caller's waker.
+pub(crate) struct Readiness {
+    word: AtomicUsize,
+    caller: AtomicWaker,
+}
+
+impl Readiness {
+    pub(crate) fn new() -> Self {
+        Readiness {
+            word: AtomicUsize::new(0),
+            caller: AtomicWaker::new(),
+        }
+    }
+
+    /// Sets `bit`; wakes the caller if it was clear and no pass is running.
+    pub(crate) fn wake(&self, bit: usize) {
+        if self.word.fetch_or(bit, Ordering::AcqRel) & (bit | POLLING) == 0 {
+            self.caller.wake();
+        }
+    }
+
+    /// Starts a pass: takes every bit set since the last one, and sets [`POLLING`].
+    pub(crate) fn start_pass(&self) -> usize {
+        self.word.swap(POLLING, Ordering::AcqRel) & !POLLING
+    }
+
+    /// Ends a pass: registers the caller's waker, then clears [`POLLING`]; returns the bits set
+    /// during the pass. A wake-up that finds `POLLING` clear finds the waker registered; one that
+    /// found it set is in the returned bits.
+    pub(crate) fn end_pass(&self, caller: &Waker) -> usize {
+        self.caller.register(caller);
+        self.word.fetch_and(!POLLING, Ordering::AcqRel) & !POLLING
+    }
+
+    /// Clears `bit`; whether it was set. A read-modify-write, so it sees every wake-up that came
+    /// before it in the word's order.
+    pub(crate) fn take(&self, bit: usize) -> bool {
+        self.word.fetch_and(!bit, Ordering::AcqRel) & bit != 0
+    }
+
+    /// Whether `bit` is set (a load: cheaper than [`take`](Self::take) when it usually is not).
+    pub(crate) fn is_set(&self, bit: usize) -> bool {
+        self.word.load(Ordering::Acquire) & bit != 0
+    }
+}
+
+/// A waker that sets one bit of a [`Readiness`] word.
+///
+/// The group polls with `waker_ref`, which clones nothing: `Arc::strong_count` above one means
+/// that someone kept a clone, so the task polled with it may be woken through it later.
+pub(crate) struct BitWaker {
+    readiness: Arc<Readiness>,
+    /// The bit it sets; zero once retired (a slot's waker that a finished task left behind).
+    bit: AtomicUsize,
+}
+
+impl BitWaker {
+    pub(crate) fn new(readiness: &Arc<Readiness>, bit: usize) -> Arc<Self> {
+        Arc::new(BitWaker {
+            readiness: Arc::clone(readiness),
+            bit: AtomicUsize::new(bit),
+        })
+    }
+
+    /// Whether anyone but the group holds this waker.
+    pub(crate) fn is_held(this: &Arc<Self>) -> bool {
+        Arc::strong_count(this) > 1
+    }
+
+    /// From now on its wake-ups are ignored.
+    pub(crate) fn retire(&self) {
+        self.bit.store(0, Ordering::Release);
+    }
+}
+
+impl ArcWake for BitWaker {
+    fn wake_by_ref(arc_self: &Arc<Self>) {
+        let bit = arc_self.bit.load(Ordering::Acquire);
+        if bit != 0 {
+            arc_self.readiness.wake(bit);
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! Memory follows the group: with a counting global allocator, a group that went through a
+//! burst of tasks gives the burst's memory back, and costs no more per pass afterwards than a
+//! group that never saw one.
+//!
+//! The allocator counts every thread's allocations, so the tests take turns (`LOCK`), and the
+//! bounds leave room for the little the test harness allocates meanwhile.
+
+use std::alloc::System;
+use std::future::ready;
+use std::sync::Mutex;
+
+use errgroup::ErrGroup;
+use futures::executor::block_on;
+use futures_lite::future::yield_now;
+use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+static LOCK: Mutex<()> = Mutex::new(());
+
+const BURST: usize = if cfg!(miri) { 2_000 } else { 200_000 };
+
+/// Bytes requested from the allocator while `f` runs (new allocations and growth).
+fn bytes_requested(f: impl FnOnce()) -> usize {
+    let region = Region::new(GLOBAL);
+    f();
+    // Growth by `realloc` counts into `bytes_allocated`, shrinking into `bytes_deallocated`.
+    region.change().bytes_allocated
+}
+
+/// Bytes still held after `f` that were not held before it.
+fn bytes_kept<R>(f: impl FnOnce() -> R) -> (R, isize) {
+    let region = Region::new(GLOBAL);
+    let result = f();
+    let change = region.change();
+    let kept = change.bytes_allocated as isize - change.bytes_deallocated as isize;
+    (result, kept)
+}
+
+/// Drains `group` with `try_next` until it is empty; the number of values.
+fn drain(group: &mut ErrGroup<'_, usize, ()>) -> usize {
+    block_on(async {
+        let mut count = 0;
+        while group.try_next().await.unwrap().is_some() {
+            count += 1;
+        }
+        count
+    })
+}
+
+/// A task that yields `times` times, then returns `Ok(0)`.
+async fn yielding(times: usize) -> Result<usize, ()> {
+    for _ in 0..times {
+        yield_now().await;
+    }
+    Ok(0)
+}
+
+/// Regression: after a burst of ready tasks, every pass in which a task yielded allocated (and
+/// freed) a buffer the size of the burst: the queue of yielded tasks was reserved at the size of
+/// the queue the burst had gone through. A yield after a burst now costs what it costs in a new
+/// group.
+#[test]
+fn regression_a_yield_after_a_burst_allocates_no_more_than_in_a_new_group() {
+    let _turn = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let yields = 20;
+    let mut fresh = ErrGroup::<usize, ()>::new();
+    fresh.push(yielding(1));
+    drain(&mut fresh);
+    let in_fresh = bytes_requested(|| {
+        fresh.push(yielding(yields));
+        assert_eq!(drain(&mut fresh), 1);
+    });
+
+    let mut burst = ErrGroup::<usize, ()>::new();
+    for i in 0..BURST {
+        burst.push(ready(Ok(i)));
+    }
+    assert_eq!(drain(&mut burst), BURST);
+    let after_burst = bytes_requested(|| {
+        burst.push(yielding(yields));
+        assert_eq!(drain(&mut burst), 1);
+    });
+    assert!(
+        after_burst <= in_fresh + 1024,
+        "{yields} yields took {after_burst} bytes after a burst of {BURST} tasks, {in_fresh} in a \
+         new group"
+    );
+}
+
+/// Regression: the queue of tasks waiting behind the limit never shrank, so a group that had
+/// run a million tasks behind `with_limit(4)` held 24 MiB for the rest of its life. Once a burst
+/// has drained, the group keeps next to nothing, whichever queue it went through.
+#[test]
+fn regression_a_drained_burst_leaves_no_memory_behind() {
+    let _turn = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    for limit in [Some(4), None] {
+        let (group, kept) = bytes_kept(|| {
+            let mut group = match limit {
+                Some(limit) => ErrGroup::<usize, ()>::with_limit(limit),
+                None => ErrGroup::new(),
+            };
+            for _ in 0..BURST {
+                group.push(yielding(1));
+            }
+            assert_eq!(drain(&mut group), BURST);
+            group
+        });
+        assert!(
+            kept <= 4096,
+            "limit {limit:?}: {kept} bytes still held after {BURST} tasks drained"
+        );
+        drop(group);
+    }
+}
