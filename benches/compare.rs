@@ -2,14 +2,18 @@
 //!
 //! Scenarios (criterion groups), each at several sizes `n`:
 //!
-//! - `ready`: `n` tasks that return `Ok(i)` at once.
-//! - `yield1`: `n` tasks that wake themselves once, then return `Ok(i)`.
-//! - `failfast`: `n - 1` tasks that never finish and one, pushed last, that fails at once: the
-//!   time until the error is returned and every task has been dropped.
-//! - `limit`: 10 000 yield-once tasks, at most 16 polled at a time.
-//! - `nested`: a root group of 15 groups of 15 leaves, each leaf waiting for four signals that a
-//!   driver task hands out one leaf at a time (so one leaf is woken per poll of the root), against
-//!   the same tree of boxed `FuturesUnordered`s.
+//! - `ready`: `n` tasks that return `Ok(i)` at once (`std::future::ready`).
+//! - `yield1`: `n` async blocks that await one event that arrives at once (their task wakes
+//!   itself once), then return `Ok(i)`.
+//! - `failfast`: `n - 1` async blocks that await `pending()` and one, pushed last, that fails at
+//!   once: the time until the error is returned and every task has been dropped.
+//! - `limit`: 10 000 `yield1` tasks, at most 16 polled at a time.
+//! - `shapes`: the trees services build: flat groups of 3, 6 and 10 calls, and groups nested
+//!   6 × 6, 6 × 6 × 6, 4 × 4 × 4 × 4 and five levels of 6. Each leaf is an async block awaiting
+//!   one event from outside; the events come one leaf at a time, in a scrambled order, each
+//!   followed by a poll of the root (an executor's loop, driven by hand). Building the tree,
+//!   driving it and dropping it are all timed. Against the same trees of boxed
+//!   `FuturesUnordered`s (each level draining into a `Vec`) and of boxed `try_join_all`s.
 //!
 //! The tasks and contenders are in `work.rs`, shared with `instructions.rs`, which counts the
 //! instructions the same work takes under callgrind.
@@ -37,10 +41,7 @@
 
 mod work;
 
-use std::future::Future;
 use std::hint::black_box;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use criterion::measurement::WallTime;
@@ -49,7 +50,7 @@ use errgroup::ErrGroup;
 use futures::executor::block_on;
 use futures::stream::{self, FuturesUnordered, StreamExt, TryStreamExt};
 
-use work::{contenders, Fail, Ready, Task, Work, Yield1};
+use work::{contenders, failfast_task, Fail, Ready, Task, Work, Yield1, SHAPES, SHAPE_CONTENDERS};
 
 /// The sizes of the `ready` and `yield1` scenarios.
 const SIZES: [usize; 5] = [10, 100, 1_000, 10_000, 100_000];
@@ -102,28 +103,6 @@ fn run_to_completion<W: Work>(c: &mut Criterion, name: &str, round: usize) {
     group.finish();
 }
 
-/// A `failfast` task: fails at once if `fail`, never finishes otherwise.
-struct FailFast {
-    fail: bool,
-}
-
-impl Future for FailFast {
-    type Output = Result<usize, Fail>;
-
-    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Self::Output> {
-        if self.fail {
-            Poll::Ready(Err(Fail))
-        } else {
-            Poll::Pending
-        }
-    }
-}
-
-/// `n - 1` tasks that never finish, then one that fails at once.
-fn failfast_tasks(n: usize) -> impl Iterator<Item = FailFast> {
-    (0..n).map(move |i| FailFast { fail: i + 1 == n })
-}
-
 fn failfast(c: &mut Criterion, round: usize) {
     let mut group = c.benchmark_group("failfast");
     configure(&mut group);
@@ -131,8 +110,8 @@ fn failfast(c: &mut Criterion, round: usize) {
         group.bench_with_input(id("errgroup", n, round), &n, |b, &n| {
             b.iter(|| {
                 let mut group = ErrGroup::new();
-                for task in failfast_tasks(n) {
-                    group.push(task);
+                for i in 0..n {
+                    group.push(failfast_task(i, n));
                 }
                 let result = block_on(group);
                 assert_eq!(result, Err(Fail));
@@ -140,8 +119,8 @@ fn failfast(c: &mut Criterion, round: usize) {
         });
         group.bench_with_input(id("futures_unordered_boxed", n, round), &n, |b, &n| {
             b.iter(|| {
-                let mut running: FuturesUnordered<Task> = failfast_tasks(n)
-                    .map(|task| Box::pin(task) as Task)
+                let mut running: FuturesUnordered<Task> = (0..n)
+                    .map(|i| Box::pin(failfast_task(i, n)) as Task)
                     .collect();
                 // No value ever arrives: like the group, allocate no result storage.
                 let mut values = Vec::new();
@@ -187,24 +166,24 @@ fn limit(c: &mut Criterion, round: usize) {
     group.finish();
 }
 
-fn nested(c: &mut Criterion, round: usize) {
-    let mut group = c.benchmark_group("nested");
+fn shapes(c: &mut Criterion, round: usize) {
+    let mut group = c.benchmark_group("shapes");
     configure(&mut group);
-    let (width, leaves) = work::NESTED;
-    let n = width * leaves;
-    for (contender, run) in [
-        (
-            "errgroup",
-            work::nested_errgroup as fn() -> Result<usize, Fail>,
-        ),
-        ("futures_unordered_boxed", work::nested_futures_unordered),
-    ] {
-        if round == 1 {
-            assert_eq!(run(), Ok(n), "{contender}: every leaf completes");
+    for (name, shape) in SHAPES {
+        let order = work::scrambled(work::leaves(shape));
+        for (contender, run) in SHAPE_CONTENDERS {
+            if round == 1 {
+                assert_eq!(
+                    run(shape, &order),
+                    Ok(order.len()),
+                    "{contender}: every leaf completes"
+                );
+            }
+            let id = BenchmarkId::new(contender, format!("{name}-r{round}"));
+            group.bench_with_input(id, &order, |b, order| {
+                b.iter(|| black_box(run(shape, order)));
+            });
         }
-        group.bench_with_input(id(contender, n, round), &n, |b, _| {
-            b.iter(|| black_box(run()));
-        });
     }
     group.finish();
 }
@@ -215,7 +194,7 @@ fn compare(c: &mut Criterion) {
         run_to_completion::<Yield1>(c, "yield1", round);
         failfast(c, round);
         limit(c, round);
-        nested(c, round);
+        shapes(c, round);
     }
 }
 

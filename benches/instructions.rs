@@ -45,8 +45,9 @@ impl Case {
         let scenario = parts.next()?;
         let contender = parts.next()?;
         let n = parts.next()?.parse().ok()?;
-        let scenario = ["ready", "yield1", "nested"]
+        let scenario = ["ready", "yield1"]
             .into_iter()
+            .chain(work::SHAPES.iter().map(|&(name, _)| name))
             .find(|&s| s == scenario)?;
         let contender = CONTENDERS.into_iter().find(|&c| c == contender)?;
         Some(Case {
@@ -66,14 +67,14 @@ impl Case {
         match self.scenario {
             "ready" => pick(work::contenders::<Ready>()),
             "yield1" => pick(work::contenders::<Yield1>()),
-            "nested" => match self.contender {
-                "errgroup" => Some(Box::new(|| work::nested_errgroup().expect("no task fails"))),
-                "futures_unordered_boxed" => Some(Box::new(|| {
-                    work::nested_futures_unordered().expect("no task fails")
-                })),
-                _ => None,
-            },
-            _ => None,
+            shape => {
+                let (_, shape) = work::SHAPES.into_iter().find(|&(name, _)| name == shape)?;
+                let (_, run) = work::SHAPE_CONTENDERS
+                    .into_iter()
+                    .find(|(name, _)| *name == self.contender)?;
+                let order = work::scrambled(work::leaves(shape));
+                Some(Box::new(move || run(shape, &order).expect("no task fails")))
+            }
         }
     }
 }
@@ -97,13 +98,14 @@ fn cases() -> Vec<Case> {
             }
         }
     }
-    let (width, leaves) = work::NESTED;
-    for contender in ["errgroup", "futures_unordered_boxed"] {
-        cases.push(Case {
-            scenario: "nested",
-            contender,
-            n: width * leaves,
-        });
+    for (scenario, shape) in work::SHAPES {
+        for (contender, _) in work::SHAPE_CONTENDERS {
+            cases.push(Case {
+                scenario,
+                contender,
+                n: work::leaves(shape),
+            });
+        }
     }
     cases
 }

@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
@@ -22,37 +23,39 @@ pub type Task = Pin<Box<dyn Future<Output = Result<usize, Fail>> + Send>>;
 ///
 /// Contenders are generic over it, so every task constructor is inlined the same way for all.
 pub trait Work {
-    type Task: Future<Output = Result<usize, Fail>> + Send + 'static;
-
-    fn task(i: usize) -> Self::Task;
+    fn task(i: usize) -> impl Future<Output = Result<usize, Fail>> + Send + 'static;
 }
 
 /// Tasks that return `Ok(i)` at once.
 pub struct Ready;
 
 impl Work for Ready {
-    type Task = std::future::Ready<Result<usize, Fail>>;
-
-    fn task(i: usize) -> Self::Task {
+    fn task(i: usize) -> impl Future<Output = Result<usize, Fail>> + Send + 'static {
         std::future::ready(Ok(i))
     }
 }
 
-/// Tasks that wake themselves once, then return `Ok(i)`: a task that waits for one event.
+/// Tasks that wait for one event (their own wake-up) and return `Ok(i)`, written as users
+/// write them: an async block around one `.await`.
 pub struct Yield1;
 
-/// The task of [`Yield1`]: `Pending` once after waking its own task, then `Ok(i)`.
+/// Wakes its task and returns `Pending` once, then `Ready`: one event that arrives at once.
 pub struct YieldOnce {
-    i: usize,
     yielded: bool,
 }
 
-impl Future for YieldOnce {
-    type Output = Result<usize, Fail>;
+impl YieldOnce {
+    pub fn new() -> Self {
+        YieldOnce { yielded: false }
+    }
+}
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+impl Future for YieldOnce {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         if self.yielded {
-            Poll::Ready(Ok(self.i))
+            Poll::Ready(())
         } else {
             self.yielded = true;
             cx.waker().wake_by_ref();
@@ -61,11 +64,15 @@ impl Future for YieldOnce {
     }
 }
 
-impl Work for Yield1 {
-    type Task = YieldOnce;
+/// The task of [`Yield1`].
+pub async fn yield_once(i: usize) -> Result<usize, Fail> {
+    YieldOnce::new().await;
+    Ok(i)
+}
 
-    fn task(i: usize) -> Self::Task {
-        YieldOnce { i, yielded: false }
+impl Work for Yield1 {
+    fn task(i: usize) -> impl Future<Output = Result<usize, Fail>> + Send + 'static {
+        yield_once(i)
     }
 }
 
@@ -108,7 +115,7 @@ pub fn fc_try_join_boxed<W: Work>(n: usize) -> Result<Vec<usize>, Fail> {
 }
 
 pub fn fc_try_join<W: Work>(n: usize) -> Result<Vec<usize>, Fail> {
-    let tasks: Vec<W::Task> = (0..n).map(W::task).collect();
+    let tasks: Vec<_> = (0..n).map(W::task).collect();
     block_on(tasks.try_join())
 }
 
@@ -161,123 +168,220 @@ pub fn contenders<W: Work>() -> [(&'static str, Contender); 9] {
     ]
 }
 
-/// The `nested` scenario's shape: a root group of `NESTED.0` groups of `NESTED.1` leaves each.
-pub const NESTED: (usize, usize) = (15, 15);
-/// How many signals each leaf waits for, one at a time.
-pub const NESTED_ROUNDS: usize = 4;
+/// The `shapes` scenario: trees of groups of the sizes services build (a request's handful of
+/// calls, each fanning out again), by name and width at each level, root first.
+pub const SHAPES: [(&str, &[usize]); 7] = [
+    ("3", &[3]),
+    ("6", &[6]),
+    ("10", &[10]),
+    ("6x6", &[6, 6]),
+    ("6x6x6", &[6, 6, 6]),
+    ("4x4x4x4", &[4, 4, 4, 4]),
+    ("6x6x6x6x6", &[6, 6, 6, 6, 6]),
+];
 
-/// What the leaves of a `nested` tree share: per leaf, the signals not yet taken and the waker
-/// to wake. One leaf is woken at a time, by the tree's driver task, as sockets and channels wake
-/// real tasks.
+/// What the leaves of a tree share: per leaf, whether its signal came and the waker to wake. One
+/// leaf is woken at a time, from outside the tree, as sockets and channels wake real tasks.
 #[derive(Default)]
 pub struct Signals {
-    slots: Mutex<Vec<(usize, Option<Waker>)>>,
+    slots: Mutex<Vec<(bool, Option<Waker>)>>,
 }
 
 impl Signals {
-    fn leaf(self: &Arc<Self>, rounds: usize) -> Leaf {
-        let mut slots = self.slots.lock().unwrap();
-        slots.push((0, None));
-        Leaf {
-            signals: Arc::clone(self),
-            id: slots.len() - 1,
-            left: rounds,
-        }
+    /// A new leaf's wait: completes once the leaf's signal came.
+    fn wait(self: &Arc<Self>) -> impl Future<Output = ()> + Send + 'static {
+        let id = {
+            let mut slots = self.slots.lock().unwrap();
+            slots.push((false, None));
+            slots.len() - 1
+        };
+        let signals = Arc::clone(self);
+        std::future::poll_fn(move |cx| {
+            let mut slots = signals.slots.lock().unwrap();
+            let (signalled, waker) = &mut slots[id];
+            if *signalled {
+                return Poll::Ready(());
+            }
+            *waker = Some(cx.waker().clone());
+            Poll::Pending
+        })
     }
 
     fn send(&self, id: usize) {
         let waker = {
             let mut slots = self.slots.lock().unwrap();
-            slots[id].0 += 1;
+            slots[id].0 = true;
             slots[id].1.take()
         };
         if let Some(waker) = waker {
             waker.wake();
         }
     }
-}
 
-/// Waits for `left` signals, then returns `Ok(1)`.
-pub struct Leaf {
-    signals: Arc<Signals>,
-    id: usize,
-    left: usize,
-}
+    fn count(&self) -> usize {
+        self.slots.lock().unwrap().len()
+    }
 
-impl Future for Leaf {
-    type Output = Result<usize, Fail>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
-        let mut slots = this.signals.slots.lock().unwrap();
-        let (signals, waker) = &mut slots[this.id];
-        let taken = (*signals).min(this.left);
-        *signals -= taken;
-        this.left -= taken;
-        if this.left == 0 {
-            return Poll::Ready(Ok(1));
+    /// A leaf as users write one: an async block around one `.await` of an outside event.
+    fn leaf(self: &Arc<Self>) -> impl Future<Output = Result<usize, Fail>> + Send + 'static {
+        let wait = self.wait();
+        async move {
+            wait.await;
+            Ok(1)
         }
-        *waker = Some(cx.waker().clone());
-        Poll::Pending
     }
 }
 
-/// Hands one signal to each leaf in turn, `rounds` times over, yielding after each, so that the
-/// tree is polled with one leaf woken at a time; returns `Ok(0)`.
-async fn driver(signals: Arc<Signals>, leaves: usize, rounds: usize) -> Result<usize, Fail> {
-    for _ in 0..rounds {
-        for id in 0..leaves {
-            signals.send(id);
-            YieldOnce {
-                i: 0,
-                yielded: false,
+/// A fixed permutation of `0..n` (xorshift-driven Fisher–Yates): the order the leaves are woken.
+pub fn scrambled(n: usize) -> Vec<usize> {
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut order: Vec<usize> = (0..n).collect();
+    for i in (1..n).rev() {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        order.swap(i, (seed % (i as u64 + 1)) as usize);
+    }
+    order
+}
+
+/// The number of leaves of `shape`.
+pub fn leaves(shape: &[usize]) -> usize {
+    shape.iter().product()
+}
+
+/// Sets its flag when woken.
+struct Flag(AtomicBool);
+
+impl futures::task::ArcWake for Flag {
+    fn wake_by_ref(arc_self: &Arc<Self>) {
+        arc_self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Drives `root` as an executor would, polling it only when woken, and signals the next leaf in
+/// `order` whenever it is not: one leaf woken between two polls.
+fn drive(
+    root: impl Future<Output = Result<usize, Fail>>,
+    signals: &Signals,
+    order: &[usize],
+) -> Result<usize, Fail> {
+    let woken = Arc::new(Flag(AtomicBool::new(true)));
+    let waker = futures::task::waker(Arc::clone(&woken));
+    let mut cx = Context::from_waker(&waker);
+    let mut root = std::pin::pin!(root);
+    let mut next = order.iter();
+    loop {
+        if woken.0.swap(false, Ordering::Relaxed) {
+            if let Poll::Ready(out) = root.as_mut().poll(&mut cx) {
+                return out;
             }
-            .await?;
+        } else {
+            let &id = next
+                .next()
+                .expect("the tree is done once every leaf is signalled");
+            signals.send(id);
         }
     }
-    Ok(0)
 }
 
-/// The `nested` tree of `ErrGroup`s; returns the number of leaves.
-pub fn nested_errgroup() -> Result<usize, Fail> {
-    let signals = Arc::new(Signals::default());
-    let (width, leaves) = NESTED;
-    let mut root = ErrGroup::new();
-    for _ in 0..width {
-        let mut group = ErrGroup::new();
-        for _ in 0..leaves {
-            group.push(signals.leaf(NESTED_ROUNDS));
+/// A tree of `ErrGroup`s: each group awaited inside an async block pushed into its parent.
+fn errgroup_tree(shape: &[usize], signals: &Arc<Signals>) -> ErrGroup<'static, usize, Fail> {
+    let mut group = ErrGroup::new();
+    match shape {
+        [width] => (0..*width).for_each(|_| group.push(signals.leaf())),
+        [width, rest @ ..] => {
+            for _ in 0..*width {
+                let child = errgroup_tree(rest, signals);
+                group.push(async move { child.await.map(|values| values.iter().sum()) });
+            }
         }
-        root.push(async move { group.await.map(|done| done.iter().sum()) });
+        [] => unreachable!("a shape has at least one level"),
     }
-    root.push(driver(Arc::clone(&signals), width * leaves, NESTED_ROUNDS));
-    block_on(root).map(|done| done.iter().sum())
+    group
 }
 
-/// Drains a boxed `FuturesUnordered`, summing the values, failing on the first error.
+/// Drains a boxed `FuturesUnordered` into a `Vec`, as a user collects results, failing on the
+/// first error; the sum of the values.
 async fn drain(mut set: FuturesUnordered<Task>) -> Result<usize, Fail> {
-    let mut sum = 0;
+    let mut values = Vec::with_capacity(set.len());
     while let Some(value) = set.try_next().await? {
-        sum += value;
+        values.push(value);
     }
-    Ok(sum)
+    Ok(values.iter().sum())
 }
 
 /// The same tree of boxed `FuturesUnordered`s.
-pub fn nested_futures_unordered() -> Result<usize, Fail> {
-    let signals = Arc::new(Signals::default());
-    let (width, leaves) = NESTED;
-    let root: FuturesUnordered<Task> = FuturesUnordered::new();
-    for _ in 0..width {
-        let set: FuturesUnordered<Task> = (0..leaves)
-            .map(|_| Box::pin(signals.leaf(NESTED_ROUNDS)) as Task)
-            .collect();
-        root.push(Box::pin(drain(set)));
+fn futures_unordered_tree(shape: &[usize], signals: &Arc<Signals>) -> FuturesUnordered<Task> {
+    match shape {
+        [width] => (0..*width)
+            .map(|_| Box::pin(signals.leaf()) as Task)
+            .collect(),
+        [width, rest @ ..] => (0..*width)
+            .map(|_| Box::pin(drain(futures_unordered_tree(rest, signals))) as Task)
+            .collect(),
+        [] => unreachable!("a shape has at least one level"),
     }
-    root.push(Box::pin(driver(
-        Arc::clone(&signals),
-        width * leaves,
-        NESTED_ROUNDS,
-    )));
-    block_on(drain(root))
+}
+
+/// The same tree of boxed `try_join_all`s.
+fn try_join_all_tree(shape: &[usize], signals: &Arc<Signals>) -> futures::future::TryJoinAll<Task> {
+    match shape {
+        [width] => {
+            futures::future::try_join_all((0..*width).map(|_| Box::pin(signals.leaf()) as Task))
+        }
+        [width, rest @ ..] => futures::future::try_join_all((0..*width).map(|_| {
+            let child = try_join_all_tree(rest, signals);
+            Box::pin(async move { child.await.map(|values| values.iter().sum()) }) as Task
+        })),
+        [] => unreachable!("a shape has at least one level"),
+    }
+}
+
+/// One way to build and drive a tree of `shape`, its leaves woken in `order`; the number of
+/// leaves.
+pub type ShapeContender = fn(&[usize], &[usize]) -> Result<usize, Fail>;
+
+pub fn shape_errgroup(shape: &[usize], order: &[usize]) -> Result<usize, Fail> {
+    let signals = Arc::new(Signals::default());
+    let root = errgroup_tree(shape, &signals);
+    drive(
+        async { root.await.map(|values| values.iter().sum()) },
+        &signals,
+        order,
+    )
+}
+
+pub fn shape_futures_unordered(shape: &[usize], order: &[usize]) -> Result<usize, Fail> {
+    let signals = Arc::new(Signals::default());
+    let root = futures_unordered_tree(shape, &signals);
+    drive(drain(root), &signals, order)
+}
+
+pub fn shape_try_join_all(shape: &[usize], order: &[usize]) -> Result<usize, Fail> {
+    let signals = Arc::new(Signals::default());
+    let root = try_join_all_tree(shape, &signals);
+    debug_assert_eq!(signals.count(), order.len());
+    drive(
+        async { root.await.map(|values| values.iter().sum()) },
+        &signals,
+        order,
+    )
+}
+
+/// Every contender of the `shapes` scenario, by the name criterion reports.
+pub const SHAPE_CONTENDERS: [(&str, ShapeContender); 3] = [
+    ("errgroup", shape_errgroup),
+    ("futures_unordered_boxed", shape_futures_unordered),
+    ("try_join_all_boxed", shape_try_join_all),
+];
+
+/// A `failfast` task, as users write one: fails at once if it is the last of `n`, waits for
+/// ever otherwise (a call that never answers).
+pub async fn failfast_task(i: usize, n: usize) -> Result<usize, Fail> {
+    if i + 1 == n {
+        return Err(Fail);
+    }
+    std::future::pending::<()>().await;
+    Ok(i)
 }

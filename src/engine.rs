@@ -316,7 +316,8 @@ where
         if self.running.start_pass() & INBOX != 0 {
             self.receive();
         }
-        let mut budget = self.len() + 1;
+        // Counted down from `len() + 1`, taken at the first result: most passes see one.
+        let mut budget = usize::MAX;
         let drove = loop {
             match self.poll_running() {
                 Poll::Ready(Some(Ok((index, value)))) => {
@@ -324,7 +325,15 @@ where
                     if mode == Mode::Next {
                         return Drove::Value(value);
                     }
-                    self.kept.push(index, value, self.len() + 1);
+                    let expected = if self.kept.needs_room() {
+                        self.len() + 1
+                    } else {
+                        0
+                    };
+                    self.kept.push(index, value, expected);
+                    if budget == usize::MAX {
+                        budget = self.len() + 2;
+                    }
                     budget -= 1;
                     if budget == 0 {
                         cx.waker().wake_by_ref();
@@ -552,10 +561,16 @@ impl<F, T, E> Core<F, T, E> {
                 dispose(task, swallow);
             }
         }
-        let waiting = core::mem::take(&mut core.waiting);
-        waiting.into_iter().for_each(|task| dispose(task, swallow));
-        core.running.drain(|task| dispose(task, swallow));
-        dispose(core::mem::replace(&mut core.kept, Kept::new()), swallow);
+        if !core.waiting.is_empty() {
+            let waiting = core::mem::take(&mut core.waiting);
+            waiting.into_iter().for_each(|task| dispose(task, swallow));
+        }
+        if !core.running.is_empty() {
+            core.running.drain(|task| dispose(task, swallow));
+        }
+        if !core.kept.is_empty() {
+            dispose(core::mem::replace(&mut core.kept, Kept::new()), swallow);
+        }
         core::mem::forget(guard);
     }
 }

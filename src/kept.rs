@@ -14,8 +14,8 @@ pub(crate) struct Kept<T> {
     values: VecDeque<T>,
     /// The index of `values[0]`, while the indices are implied.
     first: usize,
-    /// The index of every value, once one arrived out of step.
-    indices: Option<VecDeque<usize>>,
+    /// The index of every value, once one arrived out of step; empty while they are implied.
+    indices: VecDeque<usize>,
 }
 
 impl<T> Kept<T> {
@@ -23,7 +23,7 @@ impl<T> Kept<T> {
         Kept {
             values: VecDeque::new(),
             first: 0,
-            indices: None,
+            indices: VecDeque::new(),
         }
     }
 
@@ -35,8 +35,16 @@ impl<T> Kept<T> {
         self.values.is_empty()
     }
 
-    /// Keeps `value` of the task with push index `index`; `expected` is how many more are
-    /// likely to come, so that a small group's results take one allocation.
+    /// Whether the next [`push`](Self::push) allocates, and so wants to know how many values
+    /// to expect.
+    pub(crate) fn needs_room(&self) -> bool {
+        self.values.capacity() == 0
+    }
+
+    /// Keeps `value` of the task with push index `index`; `expected` is how many are likely to
+    /// come (read only when [`needs_room`](Self::needs_room)), so that a small group's results
+    /// take one allocation.
+    #[inline]
     pub(crate) fn push(&mut self, index: usize, value: T, expected: usize) {
         if self.values.capacity() == 0 {
             // Room for the group's results at once, up to a bound: past it, doubling by
@@ -44,18 +52,17 @@ impl<T> Kept<T> {
             // bins are full of freed task boxes.
             self.values.reserve_exact(expected.clamp(1, 64));
         }
-        match &mut self.indices {
-            Some(indices) => indices.push_back(index),
-            None if self.values.is_empty() => self.first = index,
-            None if index == self.first.wrapping_add(self.values.len()) => {}
-            None => {
-                let first = self.first;
-                let mut indices: VecDeque<usize> = (0..self.values.len())
-                    .map(|k| first.wrapping_add(k))
-                    .collect();
-                indices.push_back(index);
-                self.indices = Some(indices);
+        if !self.indices.is_empty() {
+            self.indices.push_back(index);
+        } else if self.values.is_empty() {
+            self.first = index;
+        } else if index != self.first.wrapping_add(self.values.len()) {
+            // Out of step: from now on every index is kept.
+            self.indices.reserve_exact(self.values.capacity());
+            for k in 0..self.values.len() {
+                self.indices.push_back(self.first.wrapping_add(k));
             }
+            self.indices.push_back(index);
         }
         self.values.push_back(value);
     }
@@ -63,11 +70,8 @@ impl<T> Kept<T> {
     /// The oldest value.
     pub(crate) fn pop_front(&mut self) -> Option<T> {
         let value = self.values.pop_front()?;
-        match &mut self.indices {
-            Some(indices) => {
-                indices.pop_front();
-            }
-            None => self.first = self.first.wrapping_add(1),
+        if self.indices.pop_front().is_none() {
+            self.first = self.first.wrapping_add(1);
         }
         if self.values.is_empty() {
             // Handed out: nothing is held for results that are gone.
@@ -81,20 +85,42 @@ impl<T> Kept<T> {
     /// The values in push order; `next_index` is the index the next task would get.
     ///
     /// Indices wrap around (a long-lived group on a 32-bit target pushes more than 2³² tasks),
-    /// so they are compared by how far each lies behind `next_index`, which is right while fewer
-    /// than `usize::MAX - 1` results are outstanding.
-    pub(crate) fn into_vec(self, next_index: usize) -> Vec<T> {
-        match self.indices {
+    /// so they are compared by their age, how far each lies behind `next_index`, which is right
+    /// while fewer than `usize::MAX - 1` results are outstanding.
+    pub(crate) fn into_vec(mut self, next_index: usize) -> Vec<T> {
+        if self.indices.is_empty() {
             // `Vec::from` reuses the deque's buffer.
-            None => Vec::from(self.values),
-            Some(indices) => {
-                let mut pairs: Vec<(usize, T)> = indices.into_iter().zip(self.values).collect();
-                // The oldest lies furthest behind `next_index`, across a wrap-around too.
-                pairs.sort_unstable_by_key(|&(index, _)| {
-                    core::cmp::Reverse(next_index.wrapping_sub(index))
-                });
-                pairs.into_iter().map(|(_, value)| value).collect()
+            return Vec::from(self.values);
+        }
+        let ages = self.indices.make_contiguous();
+        // Ages, in place of the indices, and the range they span.
+        let (mut youngest, mut oldest) = (usize::MAX, 0);
+        for slot in ages.iter_mut() {
+            let age = next_index.wrapping_sub(*slot);
+            *slot = age;
+            youngest = youngest.min(age);
+            oldest = oldest.max(age);
+        }
+        let values = self.values.make_contiguous();
+        if oldest - youngest + 1 == ages.len() {
+            // Every index of a range, as when the group future collects all its tasks' results:
+            // each value's place is its age, so the values are put there in place.
+            for i in 0..ages.len() {
+                loop {
+                    let place = oldest - ages[i];
+                    if place == i {
+                        break;
+                    }
+                    ages.swap(i, place);
+                    values.swap(i, place);
+                }
             }
+            Vec::from(self.values)
+        } else {
+            // Some were handed out by `try_next` in between: sort by age, oldest first.
+            let mut pairs: Vec<(usize, T)> = self.indices.into_iter().zip(self.values).collect();
+            pairs.sort_unstable_by_key(|&(age, _)| core::cmp::Reverse(age));
+            pairs.into_iter().map(|(_, value)| value).collect()
         }
     }
 }
@@ -114,15 +140,21 @@ pub(crate) fn fit<T>(queue: &mut VecDeque<T>) {
 mod tests {
     use super::Kept;
 
-    /// Push order survives the index wrapping around, indices on both sides of the wrap.
+    /// Push order survives the index wrapping around, indices on both sides of the wrap, for a
+    /// whole range of indices (put in place) and for one with gaps (sorted).
     #[test]
     fn values_sort_across_the_wrap() {
-        let first = usize::MAX - 1;
-        let mut kept = Kept::new();
-        for k in [3_usize, 0, 2, 1] {
-            kept.push(first.wrapping_add(k), k, 4);
+        let first = usize::MAX - 2;
+        let mut whole = Kept::new();
+        for k in [3_usize, 0, 5, 2, 4, 1] {
+            whole.push(first.wrapping_add(k), k, 6);
         }
-        assert_eq!(kept.into_vec(first.wrapping_add(4)), [0, 1, 2, 3]);
+        assert_eq!(whole.into_vec(first.wrapping_add(6)), [0, 1, 2, 3, 4, 5]);
+        let mut gaps = Kept::new();
+        for k in [7_usize, 0, 5, 2] {
+            gaps.push(first.wrapping_add(k), k, 4);
+        }
+        assert_eq!(gaps.into_vec(first.wrapping_add(8)), [0, 2, 5, 7]);
     }
 
     /// A queue that emptied after a burst gives its memory back; a small one keeps its room.

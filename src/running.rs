@@ -50,13 +50,15 @@
 //!
 //! # Memory
 //!
-//! Nothing is reserved ahead: the slab grows one slot at a time (doubling its buffer), the
-//! queues grow as tasks arrive. At the end of a pass a queue with nothing in either is freed,
+//! Nothing is reserved ahead: slot 0 is held inline, so a group whose tasks never wait needs no
+//! buffer of slots; once a task waits there, the buffer takes room for the tasks due at that
+//! moment, then doubles. The queues grow as tasks arrive. At the end of a pass a queue with nothing in either is freed,
 //! an oversized one is shrunk, trailing free slots are dropped, and an empty set is freed.
 //!
 //! [`SLOTS`]: crate::waker::SLOTS
 //! [`SET`]: crate::waker::SET
 
+use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -131,11 +133,23 @@ fn take_lowest(mask: &mut usize) -> Option<usize> {
     Some(slot)
 }
 
+/// The slot `k`: the first is held inline, the others in `rest`.
+#[inline]
+fn slot<'s, F>(first: &'s mut Slot<F>, rest: &'s mut [Slot<F>], k: usize) -> &'s mut Slot<F> {
+    match k {
+        0 => first,
+        k => &mut rest[k - 1],
+    }
+}
+
 /// The running tasks of a group, in the places the module docs describe.
 pub(crate) struct Running<F> {
     /// Made at the first pass, or when the inbox needs it.
     readiness: OnceCell<Arc<Readiness>>,
-    slots: Vec<Slot<F>>,
+    /// Slot 0, inline: a group whose tasks never wait needs no buffer of slots.
+    first: Slot<F>,
+    /// Slots 1 and up.
+    rest: Vec<Slot<F>>,
     /// Slots holding a waiting task.
     occupied: usize,
     /// Occupied slots whose bit was set: to poll in this pass.
@@ -143,14 +157,19 @@ pub(crate) struct Running<F> {
     due: VecDeque<F>,
     next: VecDeque<F>,
     parked: Vec<F>,
-    set: Option<Set<F>>,
+    /// Boxed: most groups never need it, and a group is moved around whole.
+    set: Option<Box<Set<F>>>,
 }
 
 impl<F> Running<F> {
     pub(crate) const fn new() -> Self {
         Running {
             readiness: OnceCell::new(),
-            slots: Vec::new(),
+            first: Slot {
+                task: None,
+                waker: None,
+            },
+            rest: Vec::new(),
             occupied: 0,
             woken: 0,
             due: VecDeque::new(),
@@ -163,6 +182,15 @@ impl<F> Running<F> {
     /// The readiness word the group's wakers set.
     pub(crate) fn readiness(&self) -> &Arc<Readiness> {
         self.readiness.get_or_init(|| Arc::new(Readiness::new()))
+    }
+
+    /// Whether no task is left in any place.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.occupied == 0
+            && self.due.is_empty()
+            && self.next.is_empty()
+            && self.parked.is_empty()
+            && self.set.as_ref().map_or(true, |set| set.tasks.is_empty())
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -184,9 +212,11 @@ impl<F: Unpin> Running<F> {
             let queue = core::mem::take(queue);
             queue.into_iter().for_each(&mut dispose);
         }
-        let slots = core::mem::take(&mut self.slots);
-        slots
-            .into_iter()
+        if let Some(task) = self.first.task.take() {
+            dispose(task);
+        }
+        let rest = core::mem::take(&mut self.rest);
+        rest.into_iter()
             .filter_map(|slot| slot.task)
             .for_each(&mut dispose);
         core::mem::take(&mut self.parked)
@@ -245,19 +275,23 @@ impl<F: Future + Unpin> Running<F> {
     /// See "Memory" in the module docs.
     fn trim(&mut self) {
         if self.due.is_empty() && self.next.is_empty() {
-            self.due = VecDeque::new();
-            self.next = VecDeque::new();
+            if self.due.capacity() != 0 {
+                self.due = VecDeque::new();
+            }
+            if self.next.capacity() != 0 {
+                self.next = VecDeque::new();
+            }
         } else {
             fit(&mut self.due);
             fit(&mut self.next);
         }
         // Trailing free slots go, but the lowest free one, which is lent to the next task.
         let used = usize::BITS as usize - self.occupied.leading_zeros() as usize;
-        let keep = (used + 1).min(SLOTS);
-        if self.slots.len() > keep {
-            self.slots.truncate(keep);
-            if self.slots.capacity() > 2 * keep {
-                self.slots.shrink_to(keep);
+        let keep = used.min(SLOTS - 1);
+        if self.rest.len() > keep {
+            self.rest.truncate(keep);
+            if self.rest.capacity() > 2 * keep {
+                self.rest.shrink_to(keep);
             }
         }
         if self.set.as_ref().is_some_and(|set| set.tasks.is_empty()) {
@@ -273,7 +307,7 @@ impl<F: Future + Unpin> Running<F> {
         // Waiting tasks whose waker fired.
         while let Some(k) = take_lowest(&mut self.woken) {
             let bit = 1 << k;
-            let Slot { task, waker } = &mut self.slots[k];
+            let Slot { task, waker } = slot(&mut self.first, &mut self.rest, k);
             let (Some(polled), Some(own)) = (task.as_mut(), waker.as_ref()) else {
                 unreachable!("slot {k} is occupied but holds no task or no waker");
             };
@@ -303,11 +337,13 @@ impl<F: Future + Unpin> Running<F> {
         while let Some(mut task) = self.due.pop_front() {
             let free = !self.occupied & ALL_SLOTS;
             if free == 0 {
-                let set = self.set.get_or_insert_with(|| Set {
-                    tasks: FuturesUnordered::new(),
-                    waker: BitWaker::new(readiness, SET),
-                    due: false,
-                    retried: false,
+                let set = self.set.get_or_insert_with(|| {
+                    Box::new(Set {
+                        tasks: FuturesUnordered::new(),
+                        waker: BitWaker::new(readiness, SET),
+                        due: false,
+                        retried: false,
+                    })
                 });
                 set.tasks.push(task);
                 set.due = true;
@@ -315,17 +351,20 @@ impl<F: Future + Unpin> Running<F> {
             }
             let k = free.trailing_zeros() as usize;
             let bit = 1 << k;
-            if k == self.slots.len() {
-                if self.slots.len() == self.slots.capacity() {
-                    // Doubling from one: a group of three tasks holds room for four slots.
-                    self.slots.reserve_exact(self.slots.len().max(1));
+            if k > self.rest.len() {
+                if self.rest.len() == self.rest.capacity() {
+                    // Slot 0 is taken by a waiting task: room for every task now due (the others
+                    // of its kind are likely to wait too), then doubling.
+                    let room = self.rest.len().max(self.due.len() + 1);
+                    self.rest
+                        .reserve_exact(room.min(SLOTS - 1 - self.rest.len()));
                 }
-                self.slots.push(Slot {
+                self.rest.push(Slot {
                     task: None,
                     waker: None,
                 });
             }
-            let Slot { task: place, waker } = &mut self.slots[k];
+            let Slot { task: place, waker } = slot(&mut self.first, &mut self.rest, k);
             let lent = waker.get_or_insert_with(|| BitWaker::new(readiness, bit));
             match poll_with(&mut task, lent) {
                 Poll::Ready(output) => {
@@ -361,7 +400,7 @@ impl<F: Future + Unpin> Running<F> {
                 }
             }
         }
-        if self.len() == 0 {
+        if self.is_empty() {
             Poll::Ready(None)
         } else {
             Poll::Pending

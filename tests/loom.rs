@@ -2,10 +2,11 @@
 //! see `.ci/run`), on the real `ErrGroup` run by `loom::future::block_on`:
 //!
 //! - the handle inbox: the group ends while loom threads push through a `Handle`;
-//! - the slab's wake-ups: a task is woken from another thread through the group waker and then
-//!   its own slot waker while the group's passes take the readiness word, beside a sibling that
-//!   wakes itself; a lost wake-up would leave `block_on` parked, which loom reports as a
-//!   deadlock.
+//! - the wake-up path: a waiting task woken from another thread while the group's passes take
+//!   the readiness word, beside a sibling that wakes itself; a waker lent to a task for one poll,
+//!   handed by that task to another thread that wakes it and drops it while the group decides
+//!   where the task goes, and lent next to the task polled after it. A lost wake-up would leave
+//!   `block_on` parked, which loom reports as a deadlock.
 //!
 //! For the inbox:
 //!
@@ -193,12 +194,11 @@ impl Future for Waiter {
     }
 }
 
-/// The slab's wake-up path: a task woken from another thread, first through the group waker
-/// (its first poll), then through its own slot waker (after the poll that gives it one), racing
-/// the group's passes, which register the caller's waker and take the readiness word. A lost
-/// wake-up would leave `block_on` parked for ever, which loom reports.
+/// A waiting task woken from another thread, twice, racing the group's passes, which register the
+/// caller's waker and take the readiness word. A lost wake-up would leave `block_on` parked for
+/// ever, which loom reports.
 #[test]
-fn a_slab_task_woken_from_another_thread_is_always_polled() {
+fn a_waiting_task_woken_from_another_thread_is_always_polled() {
     loom::model(|| {
         let signal = Arc::new(Signal::default());
         let mut group = ErrGroup::<u32, ()>::new();
@@ -244,5 +244,50 @@ fn a_self_waking_sibling_never_hides_a_wake_up_from_another_thread() {
         };
         assert_eq!(block_on(&mut group), Ok(vec![1, 7]));
         sender.join().unwrap();
+    });
+}
+
+/// A task hands a clone of the waker it was lent to another thread and returns `Pending`; that
+/// thread wakes the waker and drops it, at any point, possibly before the group has looked at
+/// the waker's count. Whatever the order, the task is polled again (a wake-up that finds the
+/// count back at one has set the bit the group clears next), and the task polled after it,
+/// which may be lent the same slot's waker, is not disturbed by it.
+#[test]
+fn a_waker_handed_to_another_thread_during_its_poll_is_never_lost() {
+    loom::model(|| {
+        let mailbox: Arc<loom::sync::Mutex<Option<std::task::Waker>>> = Arc::default();
+        let sent = Arc::new(AtomicUsize::new(0));
+        let mut group = ErrGroup::<u32, ()>::new();
+        {
+            let (mailbox, sent) = (Arc::clone(&mailbox), Arc::clone(&sent));
+            let mut posted = false;
+            group.push(std::future::poll_fn(move |cx| {
+                if sent.load(SeqCst) == 1 {
+                    return Poll::Ready(Ok(1));
+                }
+                if !std::mem::replace(&mut posted, true) {
+                    *mailbox.lock().unwrap() = Some(cx.waker().clone());
+                }
+                Poll::Pending
+            }));
+        }
+        let mut yielded = false;
+        group.push(std::future::poll_fn(move |cx| {
+            if std::mem::replace(&mut yielded, true) {
+                return Poll::Ready(Ok(2));
+            }
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }));
+        let waker_thread = thread::spawn(move || loop {
+            if let Some(waker) = mailbox.lock().unwrap().take() {
+                sent.store(1, SeqCst);
+                waker.wake();
+                return;
+            }
+            thread::yield_now();
+        });
+        assert_eq!(block_on(&mut group), Ok(vec![1, 2]));
+        waker_thread.join().unwrap();
     });
 }
