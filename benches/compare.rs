@@ -50,15 +50,15 @@ use errgroup::ErrGroup;
 use futures::executor::block_on;
 use futures::stream::{self, FuturesUnordered, StreamExt, TryStreamExt};
 
-use work::{contenders, failfast_task, Fail, Ready, Task, Work, Yield1, SHAPES, SHAPE_CONTENDERS};
+use work::{
+    contenders, failfast_task, Fail, Ready, Task, Work, Yield1, LIMIT, LIMIT_TASKS, SHAPES,
+    SHAPE_CONTENDERS,
+};
 
 /// The sizes of the `ready` and `yield1` scenarios.
 const SIZES: [usize; 5] = [10, 100, 1_000, 10_000, 100_000];
 /// The sizes of the `failfast` scenario.
 const FAILFAST_SIZES: [usize; 2] = [1_000, 100_000];
-/// Tasks in the `limit` scenario, and how many may run at once.
-const LIMIT_TASKS: usize = 10_000;
-const LIMIT: usize = 16;
 
 /// How many times the whole suite runs, one round after the other (`BENCH_ROUNDS`, default 3).
 ///
@@ -143,19 +143,10 @@ fn limit(c: &mut Criterion, round: usize) {
     configure(&mut group);
     let n = LIMIT_TASKS;
     group.bench_with_input(id("errgroup", n, round), &n, |b, &n| {
-        b.iter(|| {
-            let mut group = ErrGroup::with_limit(LIMIT);
-            for i in 0..n {
-                group.push(Yield1::task(i));
-            }
-            black_box(block_on(group))
-        });
+        b.iter(|| black_box(work::limit_errgroup(n)));
     });
     group.bench_with_input(id("buffered_boxed", n, round), &n, |b, &n| {
-        b.iter(|| {
-            let tasks = stream::iter((0..n).map(|i| Box::pin(Yield1::task(i)) as Task));
-            black_box(block_on(tasks.buffered(LIMIT).try_collect::<Vec<usize>>()))
-        });
+        b.iter(|| black_box(work::limit_buffered_boxed(n)));
     });
     group.bench_with_input(id("buffered", n, round), &n, |b, &n| {
         b.iter(|| {

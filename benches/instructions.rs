@@ -20,11 +20,12 @@ const CASE: &str = "ERRGROUP_INSTRUCTIONS_CASE";
 /// Sizes of the `ready` and `yield1` cases.
 const SIZES: [usize; 3] = [10, 1_000, 10_000];
 /// The contenders counted, by the names `compare.rs` gives them.
-const CONTENDERS: [&str; 4] = [
+const CONTENDERS: [&str; 5] = [
     "errgroup",
     "futures_unordered_boxed",
     "try_join_all_boxed",
     "fc_try_join_boxed",
+    "buffered_boxed",
 ];
 
 /// A case: scenario, contender, number of tasks.
@@ -45,7 +46,7 @@ impl Case {
         let scenario = parts.next()?;
         let contender = parts.next()?;
         let n = parts.next()?.parse().ok()?;
-        let scenario = ["ready", "yield1"]
+        let scenario = ["ready", "yield1", "limit"]
             .into_iter()
             .chain(work::SHAPES.iter().map(|&(name, _)| name))
             .find(|&s| s == scenario)?;
@@ -67,6 +68,15 @@ impl Case {
         match self.scenario {
             "ready" => pick(work::contenders::<Ready>()),
             "yield1" => pick(work::contenders::<Yield1>()),
+            "limit" => {
+                let run: fn(usize) -> Result<Vec<usize>, work::Fail> = match self.contender {
+                    "errgroup" => work::limit_errgroup,
+                    "buffered_boxed" => work::limit_buffered_boxed,
+                    _ => return None,
+                };
+                let n = self.n;
+                Some(Box::new(move || run(n).expect("no task fails").len()))
+            }
             shape => {
                 let (_, shape) = work::SHAPES.into_iter().find(|&(name, _)| name == shape)?;
                 let (_, run) = work::SHAPE_CONTENDERS
@@ -89,7 +99,8 @@ fn cases() -> Vec<Case> {
     let mut cases = vec![];
     for scenario in ["ready", "yield1"] {
         for n in SIZES {
-            for contender in CONTENDERS {
+            for contender in &CONTENDERS[..4] {
+                let contender = *contender;
                 cases.push(Case {
                     scenario,
                     contender,
@@ -97,6 +108,13 @@ fn cases() -> Vec<Case> {
                 });
             }
         }
+    }
+    for contender in ["errgroup", "buffered_boxed"] {
+        cases.push(Case {
+            scenario: "limit",
+            contender,
+            n: work::LIMIT_TASKS,
+        });
     }
     for (scenario, shape) in work::SHAPES {
         for (contender, _) in work::SHAPE_CONTENDERS {

@@ -385,3 +385,22 @@ pub async fn failfast_task(i: usize, n: usize) -> Result<usize, Fail> {
     std::future::pending::<()>().await;
     Ok(i)
 }
+
+/// The `limit` scenario: how many tasks, and how many may run at once.
+pub const LIMIT_TASKS: usize = 10_000;
+pub const LIMIT: usize = 16;
+
+/// `LIMIT_TASKS` `yield1` tasks in a group that polls at most `LIMIT` at once.
+pub fn limit_errgroup(n: usize) -> Result<Vec<usize>, Fail> {
+    let mut group = ErrGroup::with_limit(LIMIT);
+    for i in 0..n {
+        group.push(Yield1::task(i));
+    }
+    block_on(group)
+}
+
+/// The same tasks through `buffered(LIMIT)`, boxed as a group boxes them.
+pub fn limit_buffered_boxed(n: usize) -> Result<Vec<usize>, Fail> {
+    let tasks = futures::stream::iter((0..n).map(|i| Box::pin(Yield1::task(i)) as Task));
+    block_on(futures::StreamExt::buffered(tasks, LIMIT).try_collect())
+}

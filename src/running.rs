@@ -377,7 +377,14 @@ impl<F: Future + Unpin> Running<F> {
                         *place = Some(task);
                         self.occupied |= bit;
                     }
-                    Held::Woke => self.next.push_back(task),
+                    Held::Woke => {
+                        if self.next.capacity() == 0 {
+                            // Room for the tasks still due in this pass: tasks of a pass tend to
+                            // yield alike, and this is bounded by what the group holds now.
+                            self.next.reserve_exact(self.due.len() + 1);
+                        }
+                        self.next.push_back(task);
+                    }
                     Held::Nothing => self.parked.push(task),
                 },
             }
