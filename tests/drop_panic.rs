@@ -38,6 +38,19 @@ async fn hold<G, E>(guard: G) -> Result<u32, E> {
     Ok(0)
 }
 
+/// A task that never finishes, keeps the waker it was given (so it waits in one of the slab's
+/// slots, or in the set beyond them) and holds `guard` until it is dropped.
+async fn wait_holding<G, E>(guard: G) -> Result<u32, E> {
+    let _guard = guard;
+    let mut kept = None;
+    std::future::poll_fn(|cx| {
+        kept.get_or_insert_with(|| cx.waker().clone());
+        Poll::<()>::Pending
+    })
+    .await;
+    Ok(0)
+}
+
 /// A task that fails after yielding once, so that the others have started.
 async fn fail_after_yield(error: u32) -> Result<u32, u32> {
     yield_now().await;
@@ -335,8 +348,9 @@ impl Drop for Witness {
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
-/// A group with `siblings` pending tasks and, pushed last, one that panics; every task holds a
-/// witness. With 40 siblings the panicking task runs in the `FuturesUnordered` beside the slab.
+/// A group with `siblings` waiting tasks and, pushed last, one that panics; every task holds a
+/// witness. With 70 siblings the slab's slots are all taken (60, or 28 on 32-bit targets), so
+/// the panicking task runs in the `FuturesUnordered` beside the slab.
 fn panicking_group(
     siblings: usize,
     catch: bool,
@@ -362,7 +376,7 @@ fn panicking_group(
         panic_again,
     };
     for _ in 0..siblings {
-        group.push(hold(witness(false)));
+        group.push(wait_holding(witness(false)));
     }
     group.push(PanicsInPoll {
         _witness: witness(panic_again),
@@ -397,7 +411,7 @@ impl Future for PanicsInPoll {
 #[test]
 fn a_panic_fires_the_token_before_any_task_is_dropped_in_every_mode() {
     quiet_provoked_panics();
-    for siblings in [2, 40] {
+    for siblings in [2, 70] {
         for catch in [false, true] {
             let (mut group, seen) = panicking_group(siblings, catch, false);
             let result = panic::catch_unwind(AssertUnwindSafe(|| block_on(&mut group)));
@@ -434,7 +448,7 @@ fn a_panic_fires_the_token_before_any_task_is_dropped_in_every_mode() {
 #[test]
 fn a_task_that_panics_twice_unwinds_in_every_mode() {
     quiet_provoked_panics();
-    for siblings in [2, 40] {
+    for siblings in [2, 70] {
         for catch in [false, true] {
             let (mut group, seen) = panicking_group(siblings, catch, true);
             let token = group.token();
@@ -526,7 +540,8 @@ fn regression_with_catch_panics_a_destructor_panic_after_an_error_keeps_the_erro
 
 /// Regression: with `catch_panics`, a sibling's destructor that panicked while the group
 /// cancelled its tasks after a task's panic replaced that panic as the group's error. The first
-/// panic is now the error, whichever set held the tasks.
+/// panic is now the error, with the panicking task in the slab or (behind 70 waiting siblings) in
+/// the set beside it.
 #[cfg(feature = "std")]
 #[test]
 fn regression_with_catch_panics_a_siblings_destructor_panic_keeps_the_first_panic() {
@@ -537,7 +552,7 @@ fn regression_with_catch_panics_a_siblings_destructor_panic_keeps_the_first_pani
             let mut group = ErrGroup::<u32, Failure>::new().catch_panics();
             add_caught_siblings(&mut group, &drops, bomb_at);
             for _ in 0..siblings {
-                group.push(hold(drops.track()));
+                group.push(wait_holding(drops.track()));
             }
             group.push(async {
                 yield_now().await;

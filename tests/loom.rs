@@ -218,9 +218,9 @@ fn a_waiting_task_woken_from_another_thread_is_always_polled() {
     });
 }
 
-/// Two tasks, one waking itself (it stays on the group waker) and one woken from another thread
-/// (it gets its own waker), so a wake-up of the group waker from the other thread can land while
-/// the slab is deciding whether the group waker's bit was the self-waking task's.
+/// Two tasks, one waking itself (it goes to the next pass's queue, and gives its slot back) and
+/// one woken from another thread (it waits in a slot), so a wake-up from another thread can land
+/// while the group is deciding where the self-waking task goes.
 #[test]
 fn a_self_waking_sibling_never_hides_a_wake_up_from_another_thread() {
     loom::model(|| {

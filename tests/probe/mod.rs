@@ -213,3 +213,19 @@ pub fn run_by_hand<F: Future + Unpin>(fut: &mut F, max_polls: usize) -> F::Outpu
     }
     panic!("not ready after {max_polls} polls");
 }
+
+/// Keeps a clone of its waker and wakes it, then returns `Pending` (as a future whose event
+/// already came does, through a waker it registered): the task waits in one of the slab's slots,
+/// and completes on its next poll.
+pub fn kept_wake() -> impl Future<Output = ()> + Send + 'static {
+    let mut kept: Option<Waker> = None;
+    std::future::poll_fn(move |cx| {
+        if kept.is_some() {
+            return Poll::Ready(());
+        }
+        let waker = cx.waker().clone();
+        waker.wake_by_ref();
+        kept = Some(waker);
+        Poll::Pending
+    })
+}
