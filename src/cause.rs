@@ -26,6 +26,7 @@ use core::fmt;
 ///     Some(Cause::Finished) => println!("commit"),
 ///     Some(Cause::Failed) => println!("roll back"),
 ///     Some(Cause::Panicked) => println!("roll back, and report the bug"),
+///     Some(Cause::Cancelled) => println!("roll back: a deadline or a shutdown"),
 ///     Some(_) => println!("the group was abandoned: roll back"),
 ///     None => unreachable!("the group has ended"),
 /// }
@@ -46,6 +47,10 @@ pub enum Cause {
     Finished,
     /// The group was dropped before it ended in one of the other ways.
     Dropped,
+    /// The group was ended on purpose: by [`cancel`](crate::ErrGroup::cancel), or by the stop
+    /// future given to [`cancel_on`](crate::ErrGroup::cancel_on) (a deadline, a parent's
+    /// cancellation, a shutdown).
+    Cancelled,
 }
 
 impl Cause {
@@ -56,6 +61,7 @@ impl Cause {
             Cause::Panicked => 2,
             Cause::Finished => 3,
             Cause::Dropped => 4,
+            Cause::Cancelled => 5,
         }
     }
 
@@ -66,6 +72,7 @@ impl Cause {
             2 => Some(Cause::Panicked),
             3 => Some(Cause::Finished),
             4 => Some(Cause::Dropped),
+            5 => Some(Cause::Cancelled),
             _ => None,
         }
     }
@@ -78,6 +85,7 @@ impl fmt::Display for Cause {
             Cause::Panicked => "a task panicked",
             Cause::Finished => "every task finished",
             Cause::Dropped => "the group was dropped",
+            Cause::Cancelled => "the group was cancelled",
         })
     }
 }

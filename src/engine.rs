@@ -26,8 +26,11 @@
 //! [`Core::drive`]: one pass of the running set, between `start_pass`, which takes the wake-ups
 //! that came in since the last pass, and `end_pass`, which registers the caller's waker. The
 //! pass ends (`end_pass`) exactly when the drive returns without handing out a value and the group
-//! is still open: a poll that returns a value or ends the group leaves the caller nothing to wait
-//! for, and the next pass takes whatever woke meanwhile. How a wake-up reaches a task is
+//! is still open: a poll that returns a value, or ends the group, leaves its caller nothing to
+//! wait for, and the next pass takes whatever woke meanwhile. A `select!` loop that goes on
+//! waiting on the group after a value polls its `try_next` once more first (see
+//! [`Core::has_nothing_next`]), and that poll's pass ends. The stop future of `cancel_on` is
+//! polled at the start of a pass, before any task. How a wake-up reaches a task is
 //! [`crate::running`]'s business.
 //!
 //! # How a panic leaves the group
@@ -52,6 +55,7 @@
 //! - `inbox` and `token` are created on first use (`handle()`, `token()`), so a group that uses
 //!   neither pays for neither.
 
+use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
@@ -63,12 +67,14 @@ use core::num::NonZeroUsize;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
+use futures_util::task::waker_ref;
+
 use crate::handle::Inbox;
 use crate::kept::{fit, Kept};
 use crate::running::Running;
 use crate::task::{Indexed, Outcome};
 use crate::token::CancelToken;
-use crate::waker::INBOX;
+use crate::waker::{BitWaker, INBOX, STOP};
 use crate::Cause;
 #[cfg(feature = "std")]
 use crate::Panicked;
@@ -84,9 +90,23 @@ pub(crate) struct Core<F, T, E> {
     ended: Option<Cause>,
     inbox: OnceCell<Arc<Inbox<F>>>,
     token: OnceCell<CancelToken>,
+    /// What ends the group on purpose when it completes (`cancel_on`), boxed as a task is: it
+    /// yields the group's error and never `Ok`.
+    stop: Option<Box<Stop<F>>>,
+    /// The last poll was a `try_next` that found no task, and ended its pass by registering the
+    /// caller's waker: a push through a handle wakes whoever polled it (see `has_nothing_next`).
+    armed: bool,
     #[cfg(feature = "std")]
     on_panic: Option<fn(Panicked) -> E>,
     _error: PhantomData<fn() -> E>,
+}
+
+/// The stop future of `cancel_on`, polled with the waker of the readiness word's [`STOP`] bit:
+/// at the first pass after it was set, then only when that bit is set.
+struct Stop<F> {
+    fut: Indexed<F>,
+    waker: Option<Arc<BitWaker>>,
+    due: bool,
 }
 
 /// What a [`Core::drive`] is for.
@@ -128,10 +148,43 @@ where
             ended: None,
             inbox: OnceCell::new(),
             token: OnceCell::new(),
+            stop: None,
+            armed: false,
             #[cfg(feature = "std")]
             on_panic: None,
             _error: PhantomData,
         }
+    }
+
+    /// Ends the group when `stop` completes, with its error (an `Err` it returns; it never
+    /// returns `Ok`), before any task that completes in the same pass. A second stop ends the
+    /// group at the first of the two: the front combines them into one before it comes here.
+    pub(crate) fn cancel_on(&mut self, stop: F) {
+        if self.is_finished() {
+            // Nothing left to stop.
+            return;
+        }
+        self.stop = Some(Box::new(Stop {
+            fut: Indexed::new(NonZeroUsize::MAX, stop),
+            waker: None,
+            due: true,
+        }));
+    }
+
+    /// The stop future set by `cancel_on`, taken out (to be combined with another).
+    pub(crate) fn take_stop(&mut self) -> Option<F> {
+        self.stop.take().and_then(|stop| stop.fut.into_inner())
+    }
+
+    /// Ends the group now, on purpose: the token fires with [`Cause::Cancelled`], handles are
+    /// refused, every task is dropped. Nothing happens to a group that has ended.
+    pub(crate) fn cancel(&mut self) {
+        self.terminate(Cause::Cancelled);
+    }
+
+    /// Results that finished and are kept for `try_next` and the group future.
+    pub(crate) fn kept(&self) -> usize {
+        self.kept.len()
     }
 
     pub(crate) fn limit(&self) -> Option<usize> {
@@ -153,10 +206,24 @@ where
     }
 
     /// Whether `try_next` has nothing to wait for: the group has ended, or it holds no task and
-    /// no kept result. Like `FuturesUnordered`'s `is_terminated`, so `select!` skips a group that
-    /// is empty for a moment, and takes it again once something is pushed.
+    /// no kept result, and no push can come in unseen. Like `FuturesUnordered`'s
+    /// `is_terminated`, so `futures::select!` skips a group that is empty for a moment, and takes
+    /// it again once something is pushed.
+    ///
+    /// A push through a handle wakes the waker of whoever polled the group last; a `select!` that
+    /// skips the group polls it not at all. So while a handle may push, an empty group counts as
+    /// terminated only once a `try_next` has found it empty (and registered its caller's waker):
+    /// a `select!` loop polls it once, gets `Ok(None)`, and from then on sleeps until a push
+    /// wakes it, whether or not the group was ever polled before.
     pub(crate) fn has_nothing_next(&self) -> bool {
-        self.is_finished() || (self.len() == 0 && self.kept.is_empty())
+        if self.is_finished() {
+            return true;
+        }
+        let unseen = self
+            .inbox
+            .get()
+            .is_some_and(|inbox| Arc::weak_count(inbox) > 0 && !self.armed);
+        self.len() == 0 && self.kept.is_empty() && !unseen
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -282,27 +349,71 @@ where
         let poll = guard.0.running.poll_next();
         core::mem::forget(guard);
         match poll {
-            Poll::Ready(Some((index, Outcome::Done(Ok(value))))) => {
-                Poll::Ready(Some(Ok((index, value))))
+            Poll::Ready(Some((index, outcome))) => Poll::Ready(Some(
+                self.settle(outcome, Cause::Failed)
+                    .map(|value| (index, value)),
+            )),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// What a task's (or the stop future's) outcome means for the group: a value, or the group's
+    /// end with `cause` for an error, or with [`Cause::Panicked`] for a panic, which then carries
+    /// on to the caller (or becomes the error with `catch_panics`).
+    fn settle(&mut self, outcome: Outcome<Result<T, E>, F>, cause: Cause) -> Result<T, E> {
+        match outcome {
+            Outcome::Done(Ok(value), task) => {
+                // Dropped before its value is handed on, as in a `FuturesUnordered`; a panic in
+                // its destructor ends the group on its way out.
+                let guard = TerminateOnUnwind(self);
+                drop(task);
+                core::mem::forget(guard);
+                Ok(value)
             }
-            Poll::Ready(Some((_, Outcome::Done(Err(error))))) => {
-                self.terminate(Cause::Failed);
-                Poll::Ready(Some(Err(error)))
+            Outcome::Done(Err(error), task) => {
+                // Ended first, so its destructor runs after the token fired, as every other
+                // task's does (and, with `catch_panics`, cannot replace its error).
+                self.terminate(cause);
+                let swallow = self.swallows_panics();
+                dispose(task, swallow);
+                Err(error)
             }
             #[cfg(feature = "std")]
-            Poll::Ready(Some((_, Outcome::Panicked(payload, task)))) => {
+            Outcome::Panicked(payload, task) => {
                 self.terminate(Cause::Panicked);
                 // Its destructor may panic too: the first panic is the one that carries on.
                 dispose(task, true);
                 match self.on_panic {
-                    Some(on_panic) => Poll::Ready(Some(Err(on_panic(Panicked::new(payload))))),
+                    Some(on_panic) => Err(on_panic(Panicked::new(payload))),
                     None => std::panic::resume_unwind(payload),
                 }
             }
             #[cfg(not(feature = "std"))]
-            Poll::Ready(Some((_, Outcome::Never(never, _)))) => match never {},
-            Poll::Ready(None) => Poll::Ready(None),
-            Poll::Pending => Poll::Pending,
+            Outcome::Never(never, _) => match never {},
+        }
+    }
+
+    /// Polls the stop future if it is due; `Some(error)` once it has ended the group.
+    fn poll_stop(&mut self, woken: usize) -> Option<E> {
+        let stop = self.stop.as_mut()?;
+        if woken & STOP == 0 && !stop.due {
+            return None;
+        }
+        stop.due = false;
+        let readiness = self.running.readiness();
+        let waker = stop
+            .waker
+            .get_or_insert_with(|| BitWaker::new(readiness, STOP));
+        let outcome =
+            match Pin::new(&mut stop.fut).poll(&mut Context::from_waker(&waker_ref(waker))) {
+                Poll::Ready((_, outcome)) => outcome,
+                Poll::Pending => return None,
+            };
+        self.stop = None;
+        match self.settle(outcome, Cause::Cancelled) {
+            Err(error) => Some(error),
+            Ok(_) => unreachable!("a stop future never returns `Ok`"),
         }
     }
 
@@ -313,7 +424,12 @@ where
     /// in it too, but not without bound: past `len() + 1` results it wakes the caller and
     /// returns `Pending`, handing the thread back to the executor.
     fn drive(&mut self, cx: &mut Context<'_>, mode: Mode) -> Drove<T, E> {
-        if self.running.start_pass() & INBOX != 0 {
+        self.armed = false;
+        let woken = self.running.start_pass();
+        if let Some(error) = self.poll_stop(woken) {
+            return Drove::Failed(error);
+        }
+        if woken & INBOX != 0 {
             self.receive();
         }
         // Counted down from `len() + 1`, taken at the first result: most passes see one.
@@ -384,7 +500,11 @@ where
         match self.drive(cx, Mode::Next) {
             Drove::Value(value) => Poll::Ready(Ok(Some(value))),
             Drove::Failed(error) => Poll::Ready(Err(error)),
-            Drove::Empty => Poll::Ready(Ok(None)),
+            Drove::Empty => {
+                // The pass ended by registering the caller's waker: a push wakes it.
+                self.armed = true;
+                Poll::Ready(Ok(None))
+            }
             Drove::Pending => Poll::Pending,
             Drove::Finished(_) => unreachable!("`try_next` does not finish the group"),
         }
@@ -439,6 +559,7 @@ where
             .field("waiting", &self.waiting.len())
             .field("kept", &self.kept.len())
             .field("limit", &self.limit)
+            .field("stop", &self.stop.is_some())
             .field("ended", &self.ended)
             .finish_non_exhaustive()
     }
@@ -489,6 +610,10 @@ fn finished_group_polled(name: &str, cause: Cause) -> ! {
             "`{name}` polled after it failed: its first error was already returned \
              (by `try_next`, `run_until` or an earlier poll), and it holds no task"
         ),
+        Cause::Cancelled => panic!(
+            "`{name}` polled after it was cancelled: `cancel` or the future given to `cancel_on` \
+             ended it, and it holds no task"
+        ),
         Cause::Dropped => unreachable!("a dropped group cannot be polled"),
     }
 }
@@ -532,6 +657,8 @@ impl<F, T, E> Core<F, T, E> {
             inbox.close();
         }
         self.drop_tasks();
+        // Wakers that tasks left behind may outlive the group: they no longer hold the caller's.
+        self.running.release_caller();
     }
 
     /// Whether a panicking destructor is swallowed while the group drops its tasks: with
@@ -570,6 +697,9 @@ impl<F, T, E> Core<F, T, E> {
         }
         if !core.kept.is_empty() {
             dispose(core::mem::replace(&mut core.kept, Kept::new()), swallow);
+        }
+        if let Some(stop) = core.stop.take() {
+            dispose(stop, swallow);
         }
         core::mem::forget(guard);
     }

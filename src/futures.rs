@@ -8,6 +8,7 @@ use core::task::{Context, Poll};
 
 pub use crate::token::{Cancelled, RunUntilCancelled};
 use futures_core::future::FusedFuture;
+use futures_core::stream::{FusedStream, Stream};
 use pin_project_lite::pin_project;
 
 use crate::group::sealed::Group;
@@ -18,9 +19,10 @@ use crate::group::sealed::Group;
 ///
 /// It is a [`FusedFuture`] that counts as terminated while its group holds no task (nothing is
 /// running, waiting or on its way through a handle, and no result is kept), and once the group
-/// has ended, as `FuturesUnordered` is when empty. So `futures::select!` takes `group.try_next()`
-/// as it is, skips it while the group is empty, and takes it again after a push: a loop that
-/// receives jobs and runs them neither stops at the first moment the group is empty nor spins.
+/// has ended, as `FuturesUnordered` is when empty (with a handle alive, see below). So
+/// `futures::select!` takes `group.try_next()` as it is, skips it while the group is empty, and
+/// takes it again after a push: a loop that receives jobs and runs them neither stops at the
+/// first moment the group is empty nor spins.
 ///
 /// # Examples
 ///
@@ -73,10 +75,19 @@ use crate::group::sealed::Group;
 /// # }).unwrap();
 /// ```
 ///
+/// While a [`Handle`](crate::Handle) may still push, an empty group counts as terminated only
+/// once a `try_next` has found it empty: that poll registers the loop's waker, which the next
+/// push wakes. So the loop above also runs every job pushed through a handle from another thread,
+/// on a group it never polled before; it polls the empty group once (`Ok(None)`), then sleeps.
+///
 /// With `tokio::select!`, which does not look at `is_terminated`, guard the branch instead:
-/// `next = group.try_next(), if !group.is_empty() => ..`. (`is_empty` counts tasks, not the
-/// results a `run_until` kept: after such a loop, one more `try_next` or an `.await` of the group
-/// hands those out.)
+/// `next = group.try_next(), if group.len() + group.kept() > 0 => ..` (`kept` counts the
+/// results a `run_until` kept). That works for a loop that pushes the jobs itself, not for one
+/// that only a handle feeds: `tokio::select!` reads its guards once per call, and takes a branch
+/// that completed (an empty group's `try_next` completes at once) out of the rest of the call, so
+/// nothing can bring it back when a push arrives. Run such a loop with `futures::select!`, which
+/// works on tokio too, or let the group wait for its work with
+/// [`run_until`](crate::ErrGroup::run_until)`(shutdown)`.
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct TryNext<'g, G> {
     group: &'g mut G,
@@ -179,5 +190,100 @@ impl<G: fmt::Debug, F> fmt::Debug for RunUntil<'_, G, F> {
             .field("group", &self.group)
             .field("done", &self.fut.is_none())
             .finish_non_exhaustive()
+    }
+}
+
+/// The group as a [`Stream`] of its results, in completion order: returned by
+/// [`ErrGroup::stream`](crate::ErrGroup::stream) (borrowing the group) and
+/// [`ErrGroup::into_stream`](crate::ErrGroup::into_stream) (owning it), and their
+/// [`LocalErrGroup`](crate::LocalErrGroup) twins.
+///
+/// Each item is what [`try_next`](crate::ErrGroup::try_next) would return: `Ok(value)`, or the
+/// first error, after which the stream ends for good (the group has failed). It ends, for now,
+/// when the group holds no task and no kept result, like `FuturesUnordered`, and yields again
+/// after a push. As a [`FusedStream`] it counts as terminated exactly when `try_next` does.
+///
+/// # Examples
+///
+/// ```
+/// use errgroup::{futures::GroupStream, ErrGroup};
+/// use futures::StreamExt;
+///
+/// # futures::executor::block_on(async {
+/// let mut group = ErrGroup::<u32, ()>::new();
+/// group.push(async { Ok(1) });
+/// let mut results: GroupStream<&mut ErrGroup<'_, u32, ()>> = group.stream();
+/// assert_eq!(results.next().await, Some(Ok(1)));
+/// assert_eq!(results.next().await, None);
+/// # });
+/// ```
+#[must_use = "streams do nothing unless polled"]
+pub struct GroupStream<G> {
+    group: G,
+}
+
+impl<G> GroupStream<G> {
+    pub(crate) fn new(group: G) -> Self {
+        GroupStream { group }
+    }
+
+    /// The group, for pushing more tasks or awaiting what is left.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let mut results = errgroup::ErrGroup::<u32, ()>::new().into_stream();
+    /// results.get_mut().push(async { Ok(7) });
+    /// assert_eq!(results.next().await, Some(Ok(7)));
+    /// let group = results.into_inner();
+    /// assert!(group.is_empty());
+    /// # });
+    /// ```
+    pub fn get_mut(&mut self) -> &mut G {
+        &mut self.group
+    }
+
+    /// The group the stream was made from.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let results = errgroup::ErrGroup::<u32, ()>::new().into_stream();
+    /// assert!(results.into_inner().is_empty());
+    /// ```
+    pub fn into_inner(self) -> G {
+        self.group
+    }
+}
+
+// The group is never pinned: tasks are boxed, and groups are `Unpin`.
+impl<G> Unpin for GroupStream<G> {}
+
+impl<G: Group> Stream for GroupStream<G> {
+    type Item = Result<G::Ok, G::Err>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut()
+            .group
+            .core()
+            .poll_try_next(cx)
+            .map(Result::transpose)
+    }
+}
+
+impl<G: Group> FusedStream for GroupStream<G> {
+    fn is_terminated(&self) -> bool {
+        self.group.core_ref().has_nothing_next()
+    }
+}
+
+impl<G: fmt::Debug> fmt::Debug for GroupStream<G> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GroupStream")
+            .field("group", &self.group)
+            .finish()
     }
 }

@@ -14,10 +14,10 @@ use core::pin::Pin;
 use core::task::{Context, Poll};
 
 use futures_core::future::FusedFuture;
-use futures_util::future::{BoxFuture, LocalBoxFuture};
+use futures_util::future::{BoxFuture, FutureExt, LocalBoxFuture};
 
 use crate::engine::{checked_limit, Core};
-use crate::futures::{RunUntil, TryNext};
+use crate::futures::{GroupStream, RunUntil, TryNext};
 use crate::handle::{Handle, LocalHandle};
 #[cfg(feature = "std")]
 use crate::Panicked;
@@ -46,6 +46,21 @@ pub(crate) mod sealed {
 
         #[doc(hidden)]
         fn core_ref(&self) -> &Core<Self::Task, Self::Ok, Self::Err>;
+    }
+
+    /// A borrowed group is a group: `group.stream()` borrows it.
+    impl<G: Group> Group for &mut G {
+        type Task = G::Task;
+        type Ok = G::Ok;
+        type Err = G::Err;
+
+        fn core(&mut self) -> &mut Core<Self::Task, Self::Ok, Self::Err> {
+            (**self).core()
+        }
+
+        fn core_ref(&self) -> &Core<Self::Task, Self::Ok, Self::Err> {
+            (**self).core_ref()
+        }
     }
 }
 
@@ -181,6 +196,186 @@ macro_rules! front {
             {
                 self.core.set_on_panic(E::from);
                 self
+            }
+
+            /// Ends the group when `stop` completes, with the error `stop` returns: a deadline,
+            /// a parent's cancellation, a shutdown. Runtime-agnostic: bring any future (a timer
+            /// from your runtime, a [`CancelToken::cancelled`], a channel).
+            ///
+            /// When `stop` completes, the group ends as it would on a task's error, at once and
+            /// whatever is running: every task is dropped, the token fires with
+            /// [`Cause::Cancelled`](crate::Cause::Cancelled) (distinct from a task's failure),
+            /// handles are refused, and the poll that saw it (`.await`, `try_next`, `run_until`,
+            /// the stream) returns `stop`'s error. So it holds when the group is only borrowed
+            /// (`&mut group` in a `select!`): the group ends itself, the caller need not. If a
+            /// task's result and `stop` come in the same poll, `stop` wins.
+            ///
+            /// `stop` is polled whenever the group is, and wakes it like a task does. Calling this
+            /// again adds another stop: the first to complete ends the group. On a group that has
+            /// already ended, `stop` is dropped.
+            ///
+            /// **Why the stop future gives the error.** A task's panic becomes the group's error
+            /// through `E: From<Panicked>` because the group cannot know the caller's error type.
+            /// A stop is different: the caller chose it, and knows what it means (a deadline
+            /// is a 504, a shutdown is not), so it returns the error itself, and the caller
+            /// tells it apart from a task's error by its own variant, with no string matching.
+            ///
+            /// # Examples
+            ///
+            /// A deadline on a whole fan-out: the call that would answer after the deadline is
+            /// dropped when it passes.
+            ///
+            /// ```
+            /// # futures::executor::block_on(async {
+            /// #[derive(Debug, PartialEq)]
+            /// enum Error { Timeout, Downstream(&'static str) }
+            ///
+            /// let (tx, deadline) = futures::channel::oneshot::channel::<()>(); // stands for a timer
+            #[doc = concat!("let mut group = errgroup::", stringify!($Group), "::<u32, Error>::new();")]
+            /// group.push(async { Ok(1) });
+            /// group.push(std::future::pending()); // a call that never answers
+            /// group.cancel_on(async { let _ = deadline.await; Error::Timeout });
+            /// let token = group.token();
+            /// tx.send(()).unwrap(); // the deadline passes
+            /// assert_eq!(group.await, Err(Error::Timeout));
+            /// assert_eq!(token.cause(), Some(errgroup::Cause::Cancelled));
+            /// # });
+            /// ```
+            pub fn cancel_on<S>(&mut self, stop: S)
+            where
+                S: Future<Output = E> $($Send)* + 'a,
+                T: 'a,
+                E: 'a,
+            {
+                let stop: $Box<'a, Result<T, E>> = Box::pin(async move { Err(stop.await) });
+                let stop = match self.core.take_stop() {
+                    None => stop,
+                    Some(first) => Box::pin(
+                        futures_util::future::select(first, stop)
+                            .map(|either| either.factor_first().0),
+                    ),
+                };
+                self.core.cancel_on(stop);
+            }
+
+            /// Ends the group now, on purpose (Go's `cancel()`, tokio's `JoinSet::abort_all`): the
+            /// token fires with [`Cause::Cancelled`](crate::Cause::Cancelled), handles are
+            /// refused, and every task, running, waiting or pushed through a handle, is dropped
+            /// before this returns. Nothing happens to a group that has already ended.
+            ///
+            /// Afterwards the group holds nothing: [`try_next`](Self::try_next) returns
+            /// `Ok(None)`, a push panics (`try_push` and handles hand the task back), and awaiting
+            /// the group panics, as after any other end. Results kept by `run_until` are
+            /// dropped too; take them first if you need them.
+            ///
+            /// # Examples
+            ///
+            /// A deadline in a `select!` that only borrows the group: the group must be
+            /// cancelled, or its tasks live on until it is dropped.
+            ///
+            /// ```
+            /// use futures::{future::Either, FutureExt};
+            ///
+            /// # futures::executor::block_on(async {
+            #[doc = concat!("let mut group = errgroup::", stringify!($Group), "::<(), &str>::new();")]
+            /// let token = group.token();
+            /// group.push(std::future::pending()); // a call that never answers
+            /// let deadline = std::future::ready(()); // stands for a timer that fired
+            /// match futures::future::select(&mut group, deadline.boxed()).await {
+            ///     Either::Left((result, _)) => { result?; }
+            ///     Either::Right(((), _)) => group.cancel(), // drops the call now
+            /// }
+            /// assert_eq!(token.cause(), Some(errgroup::Cause::Cancelled));
+            /// # Ok::<(), &str>(())
+            /// # }).unwrap();
+            /// ```
+            pub fn cancel(&mut self) {
+                self.core.cancel();
+            }
+
+            /// The number of results that finished and are kept in the group for
+            /// [`try_next`](Self::try_next) and the group future: the results of tasks that
+            /// completed during [`run_until`](Self::run_until), or during polls of the group
+            /// future that did not return them. [`len`](Self::len) counts tasks; a loop that
+            /// must not end while results are kept checks both.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// # futures::executor::block_on(async {
+            #[doc = concat!("let mut group = errgroup::", stringify!($Group), "::<u32, ()>::new();")]
+            /// group.push(async { Ok(1) });
+            /// // The task completes while the caller's own future waits for its first event.
+            /// group.run_until(futures_lite::future::yield_now()).await?;
+            /// assert_eq!((group.len(), group.kept()), (0, 1));
+            /// assert_eq!(group.try_next().await?, Some(1));
+            /// assert_eq!(group.kept(), 0);
+            /// # Ok::<(), ()>(())
+            /// # }).unwrap();
+            /// ```
+            pub fn kept(&self) -> usize {
+                self.core.kept()
+            }
+
+            /// The group's results as a [`Stream`](futures_core::Stream), in completion order:
+            /// `Ok(value)` for each task, then the end; or the first error, then the end. It
+            /// borrows the group, which stays usable afterwards.
+            ///
+            /// It works wherever a `Stream` or `TryStream` is expected: `next`, `try_next`,
+            /// `try_for_each`, `try_collect`, `take_while`, `select`. Like `FuturesUnordered`, it
+            /// ends when the group holds no task and no kept result, and yields again after a
+            /// push; it is a `FusedStream` that a `futures::select!` skips while the group is
+            /// empty, and takes again after a push, through a handle too.
+            ///
+            /// Why an adapter and not `Stream` on the group itself: the group is a `Future`, and
+            /// a type that is both makes `map`, `then`, `boxed` and `fuse` ambiguous wherever
+            /// `FutureExt` and `StreamExt` are both in scope (`use futures::prelude::*`);
+            /// tokio-stream's `JoinSetStream` is an adapter for the same reason.
+            ///
+            /// # Cancel safety
+            ///
+            /// Each item is taken as [`try_next`](Self::try_next) takes it: dropping the stream,
+            /// or its `next()` future, loses no result and drops no task.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// use futures::TryStreamExt;
+            ///
+            /// # futures::executor::block_on(async {
+            #[doc = concat!("let mut group = errgroup::", stringify!($Group), "::<u32, String>::new();")]
+            /// for i in 1..=3 {
+            ///     group.push(async move { Ok(i * 10) });
+            /// }
+            /// let mut total = 0;
+            /// group.stream().try_for_each(|v| { total += v; async { Ok(()) } }).await?;
+            /// assert_eq!(total, 60);
+            /// # Ok::<(), String>(())
+            /// # }).unwrap();
+            /// ```
+            pub fn stream(&mut self) -> GroupStream<&mut Self> {
+                GroupStream::new(self)
+            }
+
+            /// The group as a [`Stream`](futures_core::Stream) of its results, taking it by value:
+            /// see [`stream`](Self::stream), which borrows it. For returning the stream, or
+            /// handing it to a combinator that keeps it.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// use futures::TryStreamExt;
+            ///
+            /// # futures::executor::block_on(async {
+            #[doc = concat!("let mut group = errgroup::", stringify!($Group), "::<u32, String>::new();")]
+            /// group.push(async { Ok(2) });
+            /// group.push(async { Err("inventory: 503".to_string()) });
+            /// let results: Result<Vec<u32>, String> = group.into_stream().try_collect().await;
+            /// assert_eq!(results, Err("inventory: 503".to_string()));
+            /// # });
+            /// ```
+            pub fn into_stream(self) -> GroupStream<Self> {
+                GroupStream::new(self)
             }
 
             /// Adds a task (Go's `g.Go`). It starts on the next poll of the group if the group is
@@ -513,6 +708,7 @@ macro_rules! front {
         where
             F: Future<Output = Result<T, E>> $($Send)* + 'a,
         {
+            #[track_caller]
             fn extend<I: IntoIterator<Item = F>>(&mut self, iter: I) {
                 for fut in iter {
                     self.push(fut);

@@ -29,15 +29,23 @@
 //!
 //! After a poll that returns `Pending`, [`Held`] decides where the task goes from the slot's
 //! waker alone: held by someone else (`Arc::strong_count > 1`) means waiting; otherwise the
-//! bit, cleared by a read-modify-write, says whether it woke. Because a lent waker is held by no
-//! one but the task being polled, that bit can only be the task's own wake-up.
+//! bit, cleared by a read-modify-write, says whether it woke. A lent waker is held by no one but
+//! the task being polled, so that bit is the task's own wake-up (or the stale waker of the race
+//! described under "Slots and their wakers").
+//!
+//! A waiting task's bit is cleared just before its poll, so a wake-up that came in since the
+//! pass began is answered by that poll, as a `FuturesUnordered` absorbs one that lands while the
+//! task is queued; only a wake-up during the poll calls for another.
 //!
 //! So a task is polled when it starts and then only after a wake-up meant for it, and at most
 //! once in a pass (tasks that wake themselves, or that are woken during a pass, are polled in the
-//! next one). The set follows `FuturesUnordered`'s rules: it polls the tasks whose own waker
-//! fired, each at most once per call. It wakes its own waker once it has polled every task it
-//! holds; a second call in the same pass tells that apart from a real wake-up (it then finds
-//! nothing to do, and wakes nobody), so a set of one or two tasks costs no extra pass.
+//! next one). In the set too: `FuturesUnordered` polls the tasks whose own waker fired, and polls
+//! again, in the same call, a task that woke itself, and a pass may call it more than once; so
+//! each task in it is wrapped ([`Once`]) to turn a second poll in the same pass into a wake-up for
+//! the next. The set wakes its own waker after polling as many tasks as it holds, or two that
+//! woke themselves, even with nothing left to do; a second call in the same pass tells that apart
+//! from a real wake-up (it then finds nothing to do, and wakes nobody), so a set of one or two
+//! waiting tasks costs no extra pass.
 //!
 //! # Slots and their wakers
 //!
@@ -52,8 +60,10 @@
 //!
 //! Nothing is reserved ahead: slot 0 is held inline, so a group whose tasks never wait needs no
 //! buffer of slots; once a task waits there, the buffer takes room for the tasks due at that
-//! moment, then doubles. The queues grow as tasks arrive. At the end of a pass a queue with nothing in either is freed,
-//! an oversized one is shrunk, trailing free slots are dropped, and an empty set is freed.
+//! moment, then doubles. The queues grow as tasks arrive; the yield queue takes room for the
+//! tasks still due in the pass. At the end of a pass (one that returns without a value: a
+//! `try_next` that hands one out leaves this to a later pass), a queue with nothing in either is
+//! freed, an oversized one is shrunk, trailing free slots are dropped, and an empty set is freed.
 //!
 //! [`SLOTS`]: crate::waker::SLOTS
 //! [`SET`]: crate::waker::SET
@@ -71,7 +81,7 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use futures_util::task::waker_ref;
 
 use crate::kept::fit;
-use crate::sync::{fence, Ordering};
+use crate::sync::{fence, AtomicUsize, Ordering};
 use crate::waker::{BitWaker, Readiness, ALL_SLOTS, SET, SLOTS};
 
 /// A place for a waiting task, and the waker it waits on.
@@ -107,9 +117,38 @@ impl Held {
     }
 }
 
+/// A task in the set: polled at most once per pass.
+///
+/// `FuturesUnordered` polls a task again in the same call if it woke during its poll (a yield),
+/// until two have; the group's pass calls it more than once. A second poll in the same pass is
+/// turned into a wake-up for the next one.
+struct Once<F> {
+    task: F,
+    /// The pass now running, shared by every task of the set.
+    pass: Arc<AtomicUsize>,
+    /// The pass it was last polled in (0: never; passes count from 1).
+    polled_in: usize,
+}
+
+impl<F: Future + Unpin> Future for Once<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let pass = self.pass.load(Ordering::Relaxed);
+        if self.polled_in == pass {
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        self.polled_in = pass;
+        Pin::new(&mut self.task).poll(cx)
+    }
+}
+
 /// The tasks beyond the slab.
 struct Set<F> {
-    tasks: FuturesUnordered<F>,
+    tasks: FuturesUnordered<Once<F>>,
+    /// The pass now running, for [`Once`]: counts from 1, skipping 0 when it wraps.
+    pass: Arc<AtomicUsize>,
     waker: Arc<BitWaker>,
     /// To poll in this pass.
     due: bool,
@@ -184,6 +223,13 @@ impl<F> Running<F> {
         self.readiness.get_or_init(|| Arc::new(Readiness::new()))
     }
 
+    /// Drops the caller's waker (see [`Readiness::release_caller`]).
+    pub(crate) fn release_caller(&self) {
+        if let Some(readiness) = self.readiness.get() {
+            readiness.release_caller();
+        }
+    }
+
     /// Whether no task is left in any place.
     pub(crate) fn is_empty(&self) -> bool {
         self.occupied == 0
@@ -203,8 +249,10 @@ impl<F> Running<F> {
 }
 
 impl<F: Unpin> Running<F> {
-    /// Hands every task to `dispose`, leaving the set empty: each container is taken out before
-    /// its tasks are handed on, so a `dispose` that unwinds leaves the rest to the next call.
+    /// Hands every task to `dispose`, leaving the set empty. Each container is taken out before
+    /// its tasks are handed on: if `dispose` unwinds, the rest of that container is dropped as
+    /// its iterator unwinds (a second panic there aborts, as in a `Vec`), and the containers not
+    /// reached yet are left to the next call.
     pub(crate) fn drain(&mut self, mut dispose: impl FnMut(F)) {
         self.occupied = 0;
         self.woken = 0;
@@ -224,7 +272,7 @@ impl<F: Unpin> Running<F> {
             .for_each(&mut dispose);
         if let Some(set) = self.set.take() {
             // Its `IntoIter` drops the rest if one unwinds, where its `clear` would leak them.
-            set.tasks.into_iter().for_each(dispose);
+            set.tasks.into_iter().for_each(|once| dispose(once.task));
         }
     }
 }
@@ -245,6 +293,8 @@ impl<F: Future + Unpin> Running<F> {
         if let Some(set) = &mut self.set {
             set.due |= woken & SET != 0;
             set.retried = false;
+            let pass = set.pass.load(Ordering::Relaxed).wrapping_add(1).max(1);
+            set.pass.store(pass, Ordering::Relaxed);
         }
         if !self.next.is_empty() {
             if self.due.is_empty() {
@@ -311,10 +361,17 @@ impl<F: Future + Unpin> Running<F> {
             let (Some(polled), Some(own)) = (task.as_mut(), waker.as_ref()) else {
                 unreachable!("slot {k} is occupied but holds no task or no waker");
             };
+            // A wake-up since the pass began (a sibling polled before it, another thread) is
+            // answered by this poll, as a `FuturesUnordered` absorbs one that lands while the
+            // task is queued: only one during the poll counts for the next pass.
+            if readiness.is_set(bit) {
+                readiness.take(bit);
+            }
             match poll_with(polled, own) {
                 Poll::Ready(output) => {
                     self.occupied &= !bit;
-                    // Dropped before `output` is handed on, as in a `FuturesUnordered`.
+                    // The task itself goes with `output`, for the core to drop: all that is
+                    // left here is its wrapper.
                     drop(task.take());
                     release(waker, readiness, bit);
                     return Poll::Ready(Some(output));
@@ -340,12 +397,17 @@ impl<F: Future + Unpin> Running<F> {
                 let set = self.set.get_or_insert_with(|| {
                     Box::new(Set {
                         tasks: FuturesUnordered::new(),
+                        pass: Arc::new(AtomicUsize::new(1)),
                         waker: BitWaker::new(readiness, SET),
                         due: false,
                         retried: false,
                     })
                 });
-                set.tasks.push(task);
+                set.tasks.push(Once {
+                    task,
+                    pass: Arc::clone(&set.pass),
+                    polled_in: 0,
+                });
                 set.due = true;
                 continue;
             }

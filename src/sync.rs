@@ -27,4 +27,8 @@ impl AtomicWaker {
     pub(crate) fn wake(&self) {
         self.0.wake();
     }
+
+    pub(crate) fn take(&self) -> Option<core::task::Waker> {
+        self.0.take_waker()
+    }
 }

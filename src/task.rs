@@ -30,13 +30,22 @@ impl<F> Indexed<F> {
     }
 }
 
+impl<F> Indexed<F> {
+    /// The task, unless it panicked and was handed to the core.
+    pub(crate) fn into_inner(self) -> Option<F> {
+        self.task
+    }
+}
+
 // The task is only ever polled through `Pin::new`, which needs `F: Unpin`; nothing is pinned
 // structurally, so the wrapper can move freely whatever `F` is.
 impl<F> Unpin for Indexed<F> {}
 
 /// How a task ended.
 pub(crate) enum Outcome<O, F> {
-    Done(O),
+    /// Its output, and the task itself, not dropped yet: the core drops it, after the token
+    /// fired if the output is an error.
+    Done(O, Option<F>),
     /// It panicked: the payload, and the task, not dropped yet.
     #[cfg(feature = "std")]
     Panicked(alloc::boxed::Box<dyn core::any::Any + Send>, Option<F>),
@@ -59,7 +68,8 @@ impl<F: Future + Unpin> Future for Indexed<F> {
             let poll =
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Pin::new(task).poll(cx)));
             match poll {
-                Ok(poll) => poll.map(|out| (index, Outcome::Done(out))),
+                Ok(Poll::Ready(out)) => Poll::Ready((index, Outcome::Done(out, self.task.take()))),
+                Ok(Poll::Pending) => Poll::Pending,
                 Err(payload) => {
                     let task = self.task.take();
                     Poll::Ready((index, Outcome::Panicked(payload, task)))
@@ -67,8 +77,9 @@ impl<F: Future + Unpin> Future for Indexed<F> {
             }
         }
         #[cfg(not(feature = "std"))]
-        Pin::new(task)
-            .poll(cx)
-            .map(|out| (index, Outcome::Done(out)))
+        match Pin::new(task).poll(cx) {
+            Poll::Ready(out) => Poll::Ready((index, Outcome::Done(out, self.task.take()))),
+            Poll::Pending => Poll::Pending,
+        }
     }
 }

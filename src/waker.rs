@@ -8,9 +8,11 @@
 //! - the future that stops the group on purpose is polled with the waker of [`STOP`].
 //!
 //! Setting a bit that was clear wakes the caller (the waker of whoever last polled the group),
-//! unless a pass is running ([`POLLING`]): the pass takes the bits at its start and wakes the
-//! caller at its end if any were set meanwhile. So a wake-up always names what it is for, and
-//! the caller is woken at most once per bit, however many wake-ups come in.
+//! unless a pass is running ([`POLLING`]): the pass takes the bits at its start and, when it
+//! ends, wakes the caller if any were set meanwhile. A pass that hands out a value (`try_next`)
+//! does not end: its caller is not waiting, and the next pass takes what came in. So a wake-up
+//! always names what it is for, and the caller is woken at most once per bit, however many
+//! wake-ups come in.
 
 use alloc::sync::Arc;
 use core::task::Waker;
@@ -19,8 +21,9 @@ use futures_util::task::ArcWake;
 
 use crate::sync::{AtomicUsize, AtomicWaker, Ordering};
 
-/// How many tasks wait in slots, each with a waker of its own: the bits of a `usize` but the
-/// four below (60 on 64-bit targets, 28 on 32-bit ones).
+/// How many tasks wait in slots, each with a waker of its own: every bit of a `usize` but the
+/// four that [`SET`], [`INBOX`], [`STOP`] and [`POLLING`] take (60 on 64-bit targets, 28 on
+/// 32-bit ones).
 pub(crate) const SLOTS: usize = usize::BITS as usize - 4;
 /// Every slot's bit.
 pub(crate) const ALL_SLOTS: usize = SET - 1;
@@ -65,6 +68,12 @@ impl Readiness {
     pub(crate) fn end_pass(&self, caller: &Waker) -> usize {
         self.caller.register(caller);
         self.word.fetch_and(!POLLING, Ordering::AcqRel) & !POLLING
+    }
+
+    /// Drops the caller's waker: the group has ended, and wakers that outlive it must not keep
+    /// the caller's alive.
+    pub(crate) fn release_caller(&self) {
+        drop(self.caller.take());
     }
 
     /// Clears `bit`; whether it was set. A read-modify-write, so it sees every wake-up that came

@@ -195,3 +195,84 @@ fn extend_appends_in_order_and_respects_the_limit() {
     group.extend((0..3).map(|i| async move { Ok(Rc::new(i)) }));
     assert_eq!(block_on(group).unwrap().len(), 3);
 }
+
+/// Every misuse panic names the caller's line (`#[track_caller]` all the way down): a zero
+/// limit, in `with_limit` and `set_limit`, and a push into a group that has ended, through
+/// `push` and `extend`, on both fronts.
+#[test]
+fn misuse_panics_name_the_callers_line() {
+    use std::panic::{self, AssertUnwindSafe};
+    use std::sync::Mutex;
+
+    static SEEN: Mutex<Vec<(std::thread::ThreadId, String, u32)>> = Mutex::new(Vec::new());
+    let default = panic::take_hook();
+    panic::set_hook(Box::new(move |info| match info.location() {
+        Some(at) => SEEN.lock().unwrap().push((
+            std::thread::current().id(),
+            at.file().to_owned(),
+            at.line(),
+        )),
+        None => default(info),
+    }));
+    let check = |what: &str, line: u32, misuse: &mut dyn FnMut()| {
+        assert!(
+            panic::catch_unwind(AssertUnwindSafe(misuse)).is_err(),
+            "{what}: no panic"
+        );
+        let me = std::thread::current().id();
+        // Read, then released before asserting: a failing assertion panics through the hook.
+        let (_, file, at) = SEEN
+            .lock()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|(id, ..)| *id == me)
+            .cloned()
+            .expect("a location");
+        assert_eq!((file.as_str(), at), (file!(), line), "{what}");
+    };
+    let ended = || {
+        let mut group = ErrGroup::<u32, ()>::new();
+        futures::executor::block_on(&mut group).unwrap();
+        group
+    };
+    let ended_local = || {
+        let mut group = LocalErrGroup::<u32, ()>::new();
+        futures::executor::block_on(&mut group).unwrap();
+        group
+    };
+    check("ErrGroup::with_limit(0)", line!() + 1, &mut || {
+        drop(ErrGroup::<u32, ()>::with_limit(0));
+    });
+    check("LocalErrGroup::with_limit(0)", line!() + 1, &mut || {
+        drop(LocalErrGroup::<u32, ()>::with_limit(0));
+    });
+    let mut group = ErrGroup::<u32, ()>::new();
+    check("ErrGroup::set_limit(Some(0))", line!() + 1, &mut || {
+        group.set_limit(Some(0))
+    });
+    let mut local = LocalErrGroup::<u32, ()>::new();
+    check(
+        "LocalErrGroup::set_limit(Some(0))",
+        line!() + 1,
+        &mut || local.set_limit(Some(0)),
+    );
+    let mut group = ended();
+    check("ErrGroup::push", line!() + 1, &mut || {
+        group.push(async { Ok(1) })
+    });
+    let mut local = ended_local();
+    check("LocalErrGroup::push", line!() + 1, &mut || {
+        local.push(async { Ok(1) })
+    });
+    let mut group = ended();
+    check("ErrGroup::extend", line!() + 1, &mut || {
+        group.extend([async { Ok(1) }])
+    });
+    let mut group = ErrGroup::<u32, ()>::new();
+    group.cancel();
+    check("ErrGroup::push after cancel", line!() + 1, &mut || {
+        group.push(async { Ok(1) })
+    });
+    let _ = panic::take_hook();
+}

@@ -3,7 +3,6 @@
 //! and `Dropped`, never changing afterwards; a token taken after the end reads the group's cause;
 //! whoever sees the token fire (a waiter on another thread, a sibling's destructor) reads it.
 
-mod probe;
 mod support;
 
 use std::future::{pending, Future};
@@ -17,7 +16,7 @@ use errgroup::{CancelToken, Cause, ErrGroup, LocalErrGroup};
 use futures::executor::block_on;
 use static_assertions::assert_impl_all;
 
-use probe::{poll_once, Gate};
+use support::{poll_once, Gate};
 
 assert_impl_all!(Cause: Copy, Clone, Eq, std::hash::Hash, std::fmt::Debug, Send, Sync, Unpin);
 

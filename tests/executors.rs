@@ -2,7 +2,9 @@
 //! to work on: futures' `block_on`, `LocalPool` (with `LocalErrGroup` and `Rc`-sharing tasks) and
 //! `ThreadPool` (the group spawned on the pool), tokio current-thread (tokio timers), tokio
 //! multi-thread (the group itself spawned, tasks woken from other threads) and smol (smol timers).
-//! The scenarios cover awaiting the group, `try_next`, the limit, handles and `run_until`.
+//! The scenarios cover awaiting the group, `try_next`, the limit, handles and `run_until`; on
+//! the executors whose groups are `Send`, `handle_fed!` runs every documented loop form fed only
+//! through a `Handle` from another thread.
 //!
 //! Each executor module provides:
 //! - `Group<'a, T, E>`: `ErrGroup`, or `LocalErrGroup` where tasks are not `Send`;
@@ -11,7 +13,7 @@
 //!   timer, another task, another thread); futures' executors have no timer and ignore `ms`;
 //! - `run(fut)`: runs a scenario to completion and returns its output.
 
-mod probe;
+mod support;
 
 use std::future::{pending, Future};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
@@ -19,7 +21,7 @@ use std::sync::Arc;
 
 use errgroup::{ErrGroup, LocalErrGroup};
 
-use probe::{track, yield_times, Gate, Probe};
+use support::{track, yield_times, Gate, Probe};
 
 /// A future completed by a new thread: the wakeup comes from outside the executor.
 fn woken_by_a_thread() -> impl Future<Output = ()> + Send + 'static {
@@ -260,6 +262,121 @@ macro_rules! scenarios {
     };
 }
 
+/// How a loop waits on a group that only a `Handle` on another thread feeds.
+#[derive(Clone, Copy, Debug)]
+enum Loop {
+    /// `.await` on the group, kept open by a task that ends with the shutdown.
+    Await,
+    /// `group.run_until(shutdown)`.
+    RunUntil,
+    /// `futures::select!` over `group.try_next()` and the shutdown.
+    SelectTryNext,
+    /// `futures::select!` over `group.stream()` and the shutdown.
+    SelectStream,
+}
+
+/// Every loop form, fed only through a `Handle` from another thread (`JOBS` jobs, one every few
+/// milliseconds), on a group never polled before the first push and on one that was: every job
+/// runs, and the shutdown, which fires well after the last push, ends the loop. A push that did
+/// not wake the loop would leave its job to wait for the shutdown, and the count short.
+macro_rules! handle_fed {
+    () => {
+        #[test]
+        fn every_loop_sees_every_handle_push() {
+            for form in [
+                Loop::Await,
+                Loop::RunUntil,
+                Loop::SelectTryNext,
+                Loop::SelectStream,
+            ] {
+                for polled_before in [false, true] {
+                    handle_fed(form, polled_before);
+                }
+            }
+        }
+
+        fn handle_fed(form: Loop, polled_before: bool) {
+            use futures::{FutureExt, StreamExt};
+            const JOBS: usize = if cfg!(miri) { 2 } else { 5 };
+            let case = format!("{form:?}, polled before: {polled_before}");
+            let ran = Arc::new(AtomicUsize::new(0));
+            let job = {
+                let ran = Arc::clone(&ran);
+                move |id: usize| {
+                    let ran = Arc::clone(&ran);
+                    async move {
+                        later(1).await;
+                        ran.fetch_add(1, SeqCst);
+                        Ok::<_, String>(id)
+                    }
+                }
+            };
+            let (stop, shutdown) = futures::channel::oneshot::channel::<()>();
+            let done = run(async move {
+                let mut group = Group::<usize, String>::new();
+                let handle = group.handle();
+                if polled_before {
+                    group.push(async { Ok(usize::MAX) });
+                    assert_eq!(group.try_next().await, Ok(Some(usize::MAX)));
+                } else {
+                    // The first push lands on a group nobody has polled yet.
+                    handle.push(job(0)).unwrap();
+                }
+                let first = usize::from(!polled_before);
+                let pusher = std::thread::spawn(move || {
+                    for id in first..JOBS {
+                        std::thread::sleep(std::time::Duration::from_millis(5));
+                        handle.push(job(id)).unwrap();
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                    let _ = stop.send(());
+                });
+                let mut shutdown = shutdown.fuse();
+                let mut done = 0;
+                match form {
+                    Loop::Await => {
+                        group.push(async move {
+                            let _ = (&mut shutdown).await;
+                            Ok(usize::MAX)
+                        });
+                        done = group.await?.len() - 1;
+                    }
+                    Loop::RunUntil => {
+                        group.run_until(&mut shutdown).await?.ok();
+                        while group.try_next().await?.is_some() {
+                            done += 1;
+                        }
+                    }
+                    Loop::SelectTryNext => loop {
+                        futures::select! {
+                            next = group.try_next() => if next?.is_some() {
+                                done += 1;
+                            },
+                            _ = shutdown => break,
+                        }
+                    },
+                    Loop::SelectStream => {
+                        let mut results = group.stream();
+                        loop {
+                            futures::select! {
+                                result = results.select_next_some() => {
+                                    result?;
+                                    done += 1;
+                                }
+                                _ = shutdown => break,
+                            }
+                        }
+                    }
+                }
+                pusher.join().unwrap();
+                Ok::<_, String>(done)
+            });
+            assert_eq!(done, Ok(JOBS), "{case}: every job's result");
+            assert_eq!(ran.load(SeqCst), JOBS, "{case}: every job ran");
+        }
+    };
+}
+
 /// futures' `block_on` on the test thread; wakeups from other threads.
 mod block_on {
     type Group<'a, T, E> = ErrGroup<'a, T, E>;
@@ -274,6 +391,7 @@ mod block_on {
     }
 
     scenarios!();
+    handle_fed!();
 }
 
 /// futures' `LocalPool` with `LocalErrGroup`: tasks share their probe through `Rc`, and each
@@ -341,6 +459,7 @@ mod thread_pool {
     }
 
     scenarios!();
+    handle_fed!();
 }
 
 /// tokio's current-thread runtime; tasks wait on tokio timers.
@@ -363,6 +482,7 @@ mod tokio_current_thread {
     }
 
     scenarios!();
+    handle_fed!();
 }
 
 /// tokio's multi-thread runtime: the group itself is `tokio::spawn`-ed, and tasks wait on tokio
@@ -409,6 +529,7 @@ mod tokio_multi_thread {
     }
 
     scenarios!();
+    handle_fed!();
 }
 
 /// smol's `block_on`; tasks wait on smol timers. (Not under Miri: smol's reactor needs
@@ -432,4 +553,5 @@ mod smol_timers {
     }
 
     scenarios!();
+    handle_fed!();
 }

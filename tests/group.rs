@@ -3,7 +3,7 @@
 //! dropping the group without leaks, tasks borrowing the caller's locals, and fairness towards
 //! the other futures of the caller's task.
 
-mod probe;
+mod support;
 
 use std::cell::{Cell, RefCell};
 use std::future::{pending, ready, Future};
@@ -17,7 +17,7 @@ use errgroup::{ErrGroup, LocalErrGroup};
 use futures::executor::block_on;
 use futures::future::{self, Either, FutureExt};
 
-use probe::{kept_wake, poll_once, run_by_hand, track, yield_times, Gate, Probe};
+use support::{kept_wake, poll_once, run_by_hand, track, yield_times, Gate, Probe};
 
 // ---------------------------------------------------------------------------------------------
 // Results

@@ -7,7 +7,7 @@
 //! the group drops the tasks waiting in its inbox, and a task holding a handle to its own group
 //! keeps nothing alive.
 
-mod probe;
+mod support;
 
 use std::fmt;
 use std::future::{pending, Future};
@@ -23,7 +23,7 @@ use futures::executor::block_on;
 use futures::future::{BoxFuture, FutureExt, LocalBoxFuture};
 use static_assertions::{assert_impl_all, assert_not_impl_any};
 
-use probe::{poll_once, track, yield_times, Gate, Probe};
+use support::{poll_once, track, yield_times, Gate, Probe};
 
 assert_impl_all!(Handle<'static, u32, String>: Clone, Send, Sync, Unpin, fmt::Debug);
 assert_impl_all!(Handle<'static, Rc<u32>, Rc<String>>: Clone, Send, Sync);
@@ -797,4 +797,100 @@ fn a_handle_kept_after_the_group_is_gone_keeps_no_task_alive() {
     drop(group);
     assert!(dropped.load(SeqCst));
     assert!(handle.is_closed());
+}
+
+/// Regression: a `select!` loop over `try_next` and a channel, as `TryNext`'s docs show, with the group fed
+/// by a `Handle` on another thread. After `try_next` returns a value the group is empty, so
+/// `select!` skips it; the handle's push must wake the loop (`Handle::push`: "The group's waiter
+/// is woken to receive it: [...] or waits for it in a `select!` loop over `try_next`").
+#[test]
+fn regression_a_handle_push_wakes_a_select_loop_after_try_next_returned_a_value() {
+    use futures::{channel::mpsc, select, StreamExt};
+    use std::time::Duration;
+
+    // The first task finishes at once, or after one yield (so that a pass has registered the
+    // loop's waker before the pass that returns the value).
+    for yields in [0, 1] {
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut group = ErrGroup::<u32, ()>::new();
+            let handle = group.handle();
+            group.push(async move {
+                for _ in 0..yields {
+                    futures_lite::future::yield_now().await;
+                }
+                Ok(1)
+            });
+            // A channel that never yields: the loop's other branch.
+            let (_jobs_tx, mut jobs) = mpsc::unbounded::<u32>();
+            let pusher = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(200));
+                handle.push(async { Ok(2) }).unwrap();
+            });
+            let results = futures::executor::block_on(async {
+                let mut results = vec![];
+                while results.len() < 2 {
+                    select! {
+                        _ = jobs.next() => {},
+                        next = group.try_next() => if let Some(v) = next.unwrap() { results.push(v) },
+                    }
+                }
+                results
+            });
+            pusher.join().unwrap();
+            done_tx.send(results).unwrap();
+        });
+        let results = done_rx
+            .recv_timeout(Duration::from_secs(5))
+            .unwrap_or_else(|_| {
+                panic!("{yields} yields: the select! loop was never woken for the handle's push")
+            });
+        assert_eq!(results, [1, 2]);
+    }
+}
+
+/// Regression, by hand and without timing: after `try_next` hands out the group's last value, a
+/// handle's push must reach a `select!` that waits on the group. Whatever the pass that returned
+/// the value left behind (it did not end, so no waker is registered by it), the group does not
+/// count as terminated until a `try_next` has found it empty and registered the waiter's
+/// waker; from then on, a push wakes the waiter.
+#[test]
+fn regression_a_handle_push_wakes_the_caller_after_try_next_returned_the_last_value() {
+    use futures::future::FusedFuture;
+    for yields in [0, 1] {
+        let (waker, wakes) = futures_test::task::new_count_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut group = ErrGroup::<u32, ()>::new();
+        let handle = group.handle();
+        group.push(async move {
+            for _ in 0..yields {
+                futures_lite::future::yield_now().await;
+            }
+            Ok(1)
+        });
+        let value = loop {
+            if let Poll::Ready(value) = Pin::new(&mut group.try_next()).poll(&mut cx) {
+                break value;
+            }
+        };
+        assert_eq!(value, Ok(Some(1)));
+        assert!(
+            !group.try_next().is_terminated(),
+            "{yields} yields: select! must poll the group once more, so that it registers"
+        );
+        let mut next = group.try_next();
+        assert_eq!(Pin::new(&mut next).poll(&mut cx), Poll::Ready(Ok(None)));
+        assert!(next.is_terminated(), "now select! skips the group");
+        let before = wakes.get();
+        handle.push(async { Ok(2) }).unwrap();
+        assert!(
+            !group.try_next().is_terminated(),
+            "select! takes it again..."
+        );
+        assert_eq!(
+            wakes.get(),
+            before + 1,
+            "{yields} yields: ...and the push woke the waiter to look"
+        );
+    }
 }

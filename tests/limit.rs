@@ -3,7 +3,7 @@
 //! with one message; `set_limit` raises,
 //! lowers and removes the limit; `try_push` hands the task back when full (Go's `TestTryGo`).
 
-mod probe;
+mod support;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::task::Poll;
@@ -11,7 +11,7 @@ use std::task::Poll;
 use errgroup::{ErrGroup, LocalErrGroup};
 use futures::executor::block_on;
 
-use probe::{gated, poll_once, track, yield_times, Gate, Probe};
+use support::{gated, poll_once, track, yield_times, Gate, Probe};
 
 /// Go's `TestGoLimit`: 1025 tasks under a limit of 10. The active count (up at a task's first
 /// poll, down when it completes) never exceeds the limit and reaches it; every task runs, and

@@ -2,8 +2,9 @@
 //! burst of tasks gives the burst's memory back, and costs no more per pass afterwards than a
 //! group that never saw one.
 //!
-//! The allocator counts every thread's allocations, so the tests take turns (`LOCK`), and the
-//! bounds leave room for the little the test harness allocates meanwhile.
+//! The allocator counts every thread's allocations, so the tests take turns (`LOCK`), and each
+//! measurement is taken three times and the smallest kept: the test harness allocates on its
+//! own thread now and then (when the other test ends), which must not count as the group's.
 
 use std::alloc::System;
 use std::future::ready;
@@ -38,6 +39,11 @@ fn bytes_kept<R>(f: impl FnOnce() -> R) -> (R, isize) {
     (result, kept)
 }
 
+/// The smallest of three measurements.
+fn least_of_three<N: Ord>(mut measure: impl FnMut() -> N) -> N {
+    (0..3).map(|_| measure()).min().expect("three measurements")
+}
+
 /// Drains `group` with `try_next` until it is empty; the number of values.
 fn drain(group: &mut ErrGroup<'_, usize, ()>) -> usize {
     block_on(async {
@@ -68,9 +74,11 @@ fn regression_a_yield_after_a_burst_allocates_no_more_than_in_a_new_group() {
     let mut fresh = ErrGroup::<usize, ()>::new();
     fresh.push(yielding(1));
     drain(&mut fresh);
-    let in_fresh = bytes_requested(|| {
-        fresh.push(yielding(yields));
-        assert_eq!(drain(&mut fresh), 1);
+    let in_fresh = least_of_three(|| {
+        bytes_requested(|| {
+            fresh.push(yielding(yields));
+            assert_eq!(drain(&mut fresh), 1);
+        })
     });
 
     let mut burst = ErrGroup::<usize, ()>::new();
@@ -78,9 +86,11 @@ fn regression_a_yield_after_a_burst_allocates_no_more_than_in_a_new_group() {
         burst.push(ready(Ok(i)));
     }
     assert_eq!(drain(&mut burst), BURST);
-    let after_burst = bytes_requested(|| {
-        burst.push(yielding(yields));
-        assert_eq!(drain(&mut burst), 1);
+    let after_burst = least_of_three(|| {
+        bytes_requested(|| {
+            burst.push(yielding(yields));
+            assert_eq!(drain(&mut burst), 1);
+        })
     });
     assert!(
         after_burst <= in_fresh + 1024,
@@ -96,21 +106,24 @@ fn regression_a_yield_after_a_burst_allocates_no_more_than_in_a_new_group() {
 fn regression_a_drained_burst_leaves_no_memory_behind() {
     let _turn = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     for limit in [Some(4), None] {
-        let (group, kept) = bytes_kept(|| {
-            let mut group = match limit {
-                Some(limit) => ErrGroup::<usize, ()>::with_limit(limit),
-                None => ErrGroup::new(),
-            };
-            for _ in 0..BURST {
-                group.push(yielding(1));
-            }
-            assert_eq!(drain(&mut group), BURST);
-            group
+        let kept = least_of_three(|| {
+            let (group, kept) = bytes_kept(|| {
+                let mut group = match limit {
+                    Some(limit) => ErrGroup::<usize, ()>::with_limit(limit),
+                    None => ErrGroup::new(),
+                };
+                for _ in 0..BURST {
+                    group.push(yielding(1));
+                }
+                assert_eq!(drain(&mut group), BURST);
+                group
+            });
+            drop(group);
+            kept
         });
         assert!(
             kept <= 4096,
             "limit {limit:?}: {kept} bytes still held after {BURST} tasks drained"
         );
-        drop(group);
     }
 }

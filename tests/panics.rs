@@ -6,7 +6,7 @@
 //! dropped and the token fired.
 #![cfg(feature = "std")]
 
-mod probe;
+mod support;
 
 use std::error::Error;
 use std::future::{pending, Future};
@@ -18,7 +18,7 @@ use errgroup::{ErrGroup, LocalErrGroup, Panicked};
 use futures::executor::block_on;
 use static_assertions::assert_impl_all;
 
-use probe::{poll_once, track, yield_times, Probe};
+use support::{poll_once, track, yield_times, Probe};
 
 assert_impl_all!(Panicked: Error, Send, Sync, std::fmt::Debug, std::fmt::Display);
 

@@ -7,7 +7,7 @@
 //! it. `polled_only_once_at_most_per_iteration`, futures-rs' own test of `FuturesUnordered`,
 //! holds for the group too.
 
-mod probe;
+mod support;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -19,7 +19,7 @@ use errgroup::ErrGroup;
 use futures::future::BoxFuture;
 use futures_test::task::new_count_waker;
 
-use probe::poll_once;
+use support::poll_once;
 
 /// What every leaf of a tree shares: the leaves' wakers and their counters.
 #[derive(Default)]
@@ -285,10 +285,10 @@ fn a_stale_waker_does_not_poll_the_task_that_took_its_slot() {
 fn regression_a_task_that_keeps_the_waker_of_its_first_poll_is_woken_through_it() {
     for siblings in [0, 3, SLOTS + 2] {
         let mut group = ErrGroup::<usize, String>::new();
-        let gates: Vec<probe::Gate> = probe::Gate::many(siblings);
-        let sibling_probe = probe::Probe::new();
+        let gates: Vec<support::Gate> = support::Gate::many(siblings);
+        let sibling_probe = support::Probe::new();
         for (i, gate) in gates.iter().enumerate() {
-            group.push(probe::gated(&sibling_probe, i, gate));
+            group.push(support::gated(&sibling_probe, i, gate));
         }
         // Keeps the waker of its first poll only, and is woken through it three times.
         let task = Scripted::new(Some(1), None);
@@ -311,8 +311,8 @@ fn regression_a_task_that_keeps_the_waker_of_its_first_poll_is_woken_through_it(
             poll_once(&mut group.try_next()),
             Poll::Ready(Ok(Some(5)))
         ));
-        gates.iter().for_each(probe::Gate::open);
-        let rest = probe::run_by_hand(&mut group, 10).unwrap();
+        gates.iter().for_each(support::Gate::open);
+        let rest = support::run_by_hand(&mut group, 10).unwrap();
         assert_eq!(rest.len(), siblings);
     }
 }
@@ -385,10 +385,10 @@ fn regression_a_lone_task_beyond_the_slab_costs_no_extra_group_poll() {
     let (waker, wakes) = new_count_waker();
     let mut cx = Context::from_waker(&waker);
     let mut group = ErrGroup::<usize, String>::new();
-    let gates = probe::Gate::many(SLOTS);
-    let probe = probe::Probe::new();
+    let gates = support::Gate::many(SLOTS);
+    let probe = support::Probe::new();
     for (i, gate) in gates.iter().enumerate() {
-        group.push(probe::gated(&probe, i, gate));
+        group.push(support::gated(&probe, i, gate));
     }
     let lone = Scripted::new(Some(1), None);
     let (polls, kept, finish) = (lone.polls(), lone.kept(), lone.finish());
@@ -410,7 +410,163 @@ fn regression_a_lone_task_beyond_the_slab_costs_no_extra_group_poll() {
     }
     finish.store(1, SeqCst);
     wake_kept(&kept);
-    gates.iter().for_each(probe::Gate::open);
-    let values = probe::run_by_hand(&mut group, 10).unwrap();
+    gates.iter().for_each(support::Gate::open);
+    let values = support::run_by_hand(&mut group, 10).unwrap();
     assert_eq!(values.len(), SLOTS + 1);
+}
+
+/// Waits forever, keeping a clone of the waker of its last poll.
+struct Waits<E = ()>(Option<Waker>, std::marker::PhantomData<fn() -> E>);
+fn waits<E>() -> Waits<E> {
+    Waits(None, std::marker::PhantomData)
+}
+impl<E> Future for Waits<E> {
+    type Output = Result<(), E>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.0 = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+/// Wakes itself on every poll (a cooperative yield), counting its polls.
+struct Yields(Arc<AtomicUsize>);
+impl Future for Yields {
+    type Output = Result<(), ()>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.0.fetch_add(1, SeqCst);
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+/// Regression: a yielding task beyond the slab (in the `FuturesUnordered` set) was polled more
+/// than once per poll of the group: twice when it is the set's only task, up to four times with
+/// one waiting sibling in the set (`FuturesUnordered` polls it twice per call, and the group's
+/// "second call" of the pass polls it again).
+#[test]
+fn regression_a_yielding_task_beyond_the_slab_is_polled_once_per_group_poll() {
+    for extra_waiters in [0, 1] {
+        let mut group = ErrGroup::<(), ()>::new();
+        for _ in 0..SLOTS + extra_waiters {
+            group.push(waits());
+        }
+        let polls = Arc::new(AtomicUsize::new(0));
+        group.push(Yields(Arc::clone(&polls)));
+        let mut per_pass = vec![];
+        for _ in 0..4 {
+            let before = polls.load(SeqCst);
+            assert!(poll_once(&mut group).is_pending());
+            per_pass.push(polls.load(SeqCst) - before);
+        }
+        assert_eq!(
+            per_pass,
+            [1, 1, 1, 1],
+            "{extra_waiters} extra waiters in the set"
+        );
+    }
+}
+
+/// Regression: an inner group whose one task yields, placed beyond the outer group's slab,
+/// polled its task several times per poll of the outer group ("at most once per
+/// poll of the group, [...] however deep groups are nested").
+#[test]
+fn regression_a_nested_group_beyond_the_slab_polls_its_yielding_task_once_per_outer_poll() {
+    let mut outer = ErrGroup::<Vec<()>, ()>::new();
+    for _ in 0..SLOTS {
+        outer.push(async {
+            waits::<()>().await?;
+            Ok(vec![])
+        });
+    }
+    let polls = Arc::new(AtomicUsize::new(0));
+    let mut inner = ErrGroup::<(), ()>::new();
+    inner.push(Yields(Arc::clone(&polls)));
+    outer.push(inner);
+    let mut per_pass = vec![];
+    for _ in 0..4 {
+        let before = polls.load(SeqCst);
+        assert!(poll_once(&mut outer).is_pending());
+        per_pass.push(polls.load(SeqCst) - before);
+    }
+    assert_eq!(per_pass, [1, 1, 1, 1]);
+}
+
+/// Keeps a clone of its waker in `mine` and counts its polls; on every poll but its first it
+/// wakes the waker in `other` (if any).
+struct Neighbour {
+    polls: Arc<AtomicUsize>,
+    mine: Arc<Mutex<Option<Waker>>>,
+    other: Option<Arc<Mutex<Option<Waker>>>>,
+}
+
+impl Future for Neighbour {
+    type Output = Result<(), ()>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let polls = self.polls.fetch_add(1, SeqCst) + 1;
+        *self.mine.lock().unwrap() = Some(cx.waker().clone());
+        if polls > 1 {
+            if let Some(other) = &self.other {
+                other.lock().unwrap().as_ref().unwrap().wake_by_ref();
+            }
+        }
+        Poll::Pending
+    }
+}
+
+/// Regression: two waiting tasks, both woken; in the pass that polls them, the first polled wakes the
+/// second before the second's poll. The second was polled in that pass and then *again* in the
+/// next pass, with no wake-up since its previous poll (a `FuturesUnordered` absorbs a wake-up
+/// that arrives while the task is already queued, and polls it once). Its bit is now cleared just before its poll. On one thread: this is not
+/// the tolerated race of a stale waker with a slot's reuse.
+#[test]
+fn regression_a_wake_up_before_the_tasks_poll_in_the_same_pass_costs_no_second_poll() {
+    fn scenario(poll_group: &mut dyn FnMut(), push: &mut dyn FnMut(Neighbour)) -> usize {
+        let (first_polls, second_polls) =
+            (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let (first_waker, second_waker) = (Arc::new(Mutex::new(None)), Arc::new(Mutex::new(None)));
+        push(Neighbour {
+            polls: Arc::clone(&first_polls),
+            mine: Arc::clone(&first_waker),
+            other: Some(Arc::clone(&second_waker)),
+        });
+        push(Neighbour {
+            polls: Arc::clone(&second_polls),
+            mine: Arc::clone(&second_waker),
+            other: None,
+        });
+        poll_group(); // both start, and wait
+        first_waker.lock().unwrap().as_ref().unwrap().wake_by_ref();
+        second_waker.lock().unwrap().as_ref().unwrap().wake_by_ref();
+        poll_group(); // both polled once; the first wakes the second before its poll
+        poll_group(); // nothing woke since
+        poll_group();
+        assert_eq!(first_polls.load(SeqCst), 2);
+        second_polls.load(SeqCst)
+    }
+
+    let mut unordered = futures::stream::FuturesUnordered::new();
+    let unordered_polls = {
+        let set = std::cell::RefCell::new(&mut unordered);
+        scenario(
+            &mut || {
+                use futures::StreamExt;
+                let _ = set.borrow_mut().poll_next_unpin(&mut support::noop_cx());
+            },
+            &mut |task| set.borrow_mut().push(task),
+        )
+    };
+    assert_eq!(
+        unordered_polls, 2,
+        "FuturesUnordered: start, then one poll for the wake-ups"
+    );
+
+    let group = std::cell::RefCell::new(ErrGroup::<(), ()>::new());
+    let group_polls = scenario(
+        &mut || assert!(poll_once(&mut *group.borrow_mut()).is_pending()),
+        &mut |task| group.borrow_mut().push(task),
+    );
+    assert_eq!(
+        group_polls, 2,
+        "the group polled the second task without a wake-up"
+    );
 }

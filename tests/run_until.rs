@@ -4,7 +4,6 @@
 //! `RunUntil` drops only that future; a producer can feed the group through a handle; panics
 //! behave as under `.await`; neither side can hold the executor's thread by waking itself.
 
-mod probe;
 mod support;
 
 use std::cell::Cell;
@@ -22,7 +21,7 @@ use futures::future::FusedFuture;
 use futures_test::task::new_count_waker;
 use static_assertions::{assert_impl_all, assert_not_impl_any};
 
-use probe::{gated, poll_once, yield_times, Gate, Probe};
+use support::{gated, poll_once, yield_times, Gate, Probe};
 use support::{quiet_provoked_panics, Drops, PROVOKED};
 
 assert_impl_all!(RunUntil<'static, ErrGroup<'static, u32, ()>, std::future::Ready<()>>: Send, Unpin);
@@ -102,7 +101,7 @@ fn a_tasks_error_fails_the_group_at_once_and_drops_the_callers_future() {
         let mut group = ErrGroup::<(), String>::new();
         let (token, handle) = (group.token(), group.handle());
         for _ in 0..siblings {
-            let guard = drops.track();
+            let guard = drops.guard();
             group.push(async move {
                 let _guard = guard;
                 pending().await
@@ -114,7 +113,7 @@ fn a_tasks_error_fails_the_group_at_once_and_drops_the_callers_future() {
             wait.await;
             Err("inventory: 503".to_string())
         });
-        let fut_guard = drops.track();
+        let fut_guard = drops.guard();
         let fut = async move {
             let _guard = fut_guard;
             pending::<()>().await
@@ -150,7 +149,7 @@ fn dropping_run_until_part_way_drops_only_the_callers_future() {
             group.push(gated(&probe, id, gate));
         }
         let drops = Drops::new();
-        let guard = drops.track();
+        let guard = drops.guard();
         {
             let mut run = Box::pin(group.run_until(async move {
                 let _guard = guard;
@@ -300,7 +299,7 @@ fn a_panicking_task_unwinds_through_run_until_as_under_await() {
     let drops = Drops::new();
     let mut group = ErrGroup::<(), String>::new();
     let token = group.token();
-    let guard = drops.track();
+    let guard = drops.guard();
     group.push(async move {
         let _guard = guard;
         pending().await

@@ -48,7 +48,7 @@ fn woken_from_threads(fail_at: Option<usize>, spawned: bool) {
     let mut senders = Vec::with_capacity(TASKS);
     for i in 0..TASKS {
         let (tx, rx) = oneshot::channel::<()>();
-        let tracked = drops.track();
+        let tracked = drops.guard();
         group.push(async move {
             let _tracked = tracked;
             rx.await.map_err(|_| usize::MAX)?;
@@ -161,10 +161,10 @@ fn thousands_of_short_lived_groups_leave_nothing_behind() {
         let kind = round % 6;
         for task in 0..4 {
             let kept = Arc::clone(&shared);
-            let tracked = drops.track();
+            let tracked = drops.guard();
             let inner = handle.clone();
             let child_kept = Arc::clone(&shared);
-            let child_tracked = drops.track();
+            let child_tracked = drops.guard();
             created.fetch_add(2, SeqCst);
             group.push(async move {
                 let _kept = kept;
@@ -253,7 +253,7 @@ fn handle_pushes_race_the_end_of_the_group() {
                     start.wait();
                     let mut accepted = 0;
                     for p in 0..PUSHES {
-                        let tracked = drops.track();
+                        let tracked = drops.guard();
                         let ran = Arc::clone(&ran);
                         let value = t * PUSHES + p;
                         attempted.fetch_add(1, SeqCst);
@@ -279,7 +279,7 @@ fn handle_pushes_race_the_end_of_the_group() {
                 })
             })
             .collect();
-        let first = drops.track();
+        let first = drops.guard();
         group.push(async move {
             let _tracked = first;
             while attempted.load(SeqCst) < threshold {

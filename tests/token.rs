@@ -6,7 +6,7 @@
 //! Also the two patterns the token exists for: a tokio-spawned task and a blocking thread that
 //! stop after the group's first error.
 
-mod probe;
+mod support;
 
 use std::future::{pending, ready, Future};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -23,7 +23,7 @@ use futures::executor::block_on;
 use futures_test::task::new_count_waker;
 use static_assertions::assert_impl_all;
 
-use probe::{noop_cx, poll_once, yield_times, Gate};
+use support::{noop_cx, poll_once, yield_times, Gate};
 
 assert_impl_all!(CancelToken: Clone, Send, Sync, Unpin);
 assert_impl_all!(Cancelled: Send, Sync, Unpin);

@@ -2,7 +2,7 @@
 //! loop), cancel safety (a `TryNext` dropped mid-flight loses no result and drops no task), a
 //! later `.await` returning only what `try_next` did not, and the group finished after an error.
 
-mod probe;
+mod support;
 
 use std::future::pending;
 use std::task::Poll;
@@ -11,7 +11,7 @@ use errgroup::{ErrGroup, LocalErrGroup};
 use futures::executor::block_on;
 use futures::future::{self, Either, FusedFuture, FutureExt};
 
-use probe::{gated, poll_once, run_by_hand, track, yield_times, Gate, Probe};
+use support::{gated, poll_once, run_by_hand, track, yield_times, Gate, Probe};
 
 #[test]
 fn results_come_in_completion_order() {
@@ -291,6 +291,13 @@ fn try_next_is_terminated_exactly_while_the_group_holds_nothing() {
     gate.open();
     assert_eq!(block_on(group.try_next()), Ok(Some(3)));
     assert_eq!(block_on(group.try_next()), Ok(Some(4)));
+    // A handle may push: the group counts as terminated once a `try_next` has found it empty
+    // (and registered its caller, whom a push then wakes), not before.
+    assert!(
+        !group.try_next().is_terminated(),
+        "a handle may push unseen"
+    );
+    assert_eq!(block_on(group.try_next()), Ok(None));
     assert!(group.try_next().is_terminated());
 
     group.push(async { Err(()) });

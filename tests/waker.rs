@@ -370,7 +370,7 @@ fn wakers_outliving_the_group_are_harmless() {
         for value in 0..4 {
             let (task, slot) = parked(value);
             let kept = Arc::clone(&shared);
-            let tracked = drops.track();
+            let tracked = drops.guard();
             group.push(async move {
                 let _kept = kept;
                 let _tracked = tracked;
@@ -443,4 +443,70 @@ fn wakers_outliving_the_group_are_harmless() {
             "{ending}: nothing still holds the waker the group was polled with"
         );
     }
+}
+
+/// Waits for ever, and copies the waker it was polled with to `outside` (a timer or a channel
+/// that outlives the task).
+struct Leak(Arc<Mutex<Option<Waker>>>);
+impl Future for Leak {
+    type Output = Result<(), ()>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        *self.0.lock().unwrap() = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+/// A waker whose `Arc` can be counted.
+struct CountedWaker;
+impl futures::task::ArcWake for CountedWaker {
+    fn wake_by_ref(_: &Arc<Self>) {}
+}
+
+/// Regression: after the group was dropped, a waker that one of its tasks left with outside code (a timer or a
+/// channel that outlives the task) keeps the *caller's* waker alive: `BitWaker` holds an
+/// `Arc<Readiness>`, which holds the caller's waker in its `AtomicWaker`, and nothing took it
+/// out when the group ended; it is now released when the group ends. A `FuturesUnordered` does not (its task wakers hold a `Weak` to the
+/// queue that holds the parent waker).
+#[test]
+fn regression_a_dropped_group_does_not_keep_its_callers_waker_alive() {
+    /// Polls a fresh group (or set) holding `Leak` with a countable waker, drops it (inside
+    /// `run`), then counts who else still holds that waker.
+    fn scenario(run: &mut dyn FnMut(&Waker)) -> usize {
+        let caller = Arc::new(CountedWaker);
+        let waker = futures::task::waker(Arc::clone(&caller));
+        run(&waker);
+        drop(waker);
+        Arc::strong_count(&caller) - 1
+    }
+
+    // The outside code: a waker copied from the task before the group (or set) is dropped.
+    let outside = Arc::new(Mutex::new(None::<Waker>));
+
+    let held_by_unordered = {
+        let outside = Arc::clone(&outside);
+        scenario(&mut |waker| {
+            let mut set = futures::stream::FuturesUnordered::new();
+            set.push(Leak(Arc::clone(&outside)));
+            use futures::StreamExt;
+            let _ = set.poll_next_unpin(&mut Context::from_waker(waker));
+        })
+    };
+    assert_eq!(
+        held_by_unordered, 0,
+        "FuturesUnordered keeps no reference to its caller's waker"
+    );
+    *outside.lock().unwrap() = None;
+
+    let held_by_group = {
+        let outside = Arc::clone(&outside);
+        scenario(&mut |waker| {
+            let mut group = ErrGroup::<(), ()>::new();
+            group.push(Leak(Arc::clone(&outside)));
+            let _ = Pin::new(&mut group).poll(&mut Context::from_waker(waker));
+        })
+    };
+    assert_eq!(
+        held_by_group, 0,
+        "the dropped group still holds its caller's waker through the leaked task waker"
+    );
 }
