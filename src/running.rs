@@ -25,7 +25,8 @@
 //!   [`SLOTS`] slots is taken joins it, at most once, at a moment it holds no waker of ours (new,
 //!   or woken with no clone kept), and is polled there from then on, each with a waker of its
 //!   own. The set itself is polled with the waker of [`SET`] only when that bit is set, or when it
-//!   has a new task.
+//!   has a new task. While it holds tasks it has not polled yet, due tasks join it behind them
+//!   rather than take a slot that frees up meanwhile, so that tasks start in push order.
 //!
 //! After a poll that returns `Pending`, [`Held`] decides where the task goes from the slot's
 //! waker alone: held by someone else (`Arc::strong_count > 1`) means waiting; otherwise the
@@ -124,20 +125,33 @@ impl Held {
 /// turned into a wake-up for the next one.
 struct Once<F> {
     task: F,
-    /// The pass now running, shared by every task of the set.
-    pass: Arc<AtomicUsize>,
+    /// What every task of the set shares with it.
+    shared: Arc<SetShared>,
     /// The pass it was last polled in (0: never; passes count from 1).
     polled_in: usize,
+}
+
+/// What the tasks of the set share with it.
+struct SetShared {
+    /// The pass now running: counts from 1, skipping 0 when it wraps.
+    pass: AtomicUsize,
+    /// Tasks that joined the set and have not been polled there yet. While there are any, due
+    /// tasks join the set behind them rather than take a slot, so that tasks start in push
+    /// order (the set may end a call before it has polled every task it holds).
+    unpolled: AtomicUsize,
 }
 
 impl<F: Future + Unpin> Future for Once<F> {
     type Output = F::Output;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let pass = self.pass.load(Ordering::Relaxed);
+        let pass = self.shared.pass.load(Ordering::Relaxed);
         if self.polled_in == pass {
             cx.waker().wake_by_ref();
             return Poll::Pending;
+        }
+        if self.polled_in == 0 {
+            self.shared.unpolled.fetch_sub(1, Ordering::Relaxed);
         }
         self.polled_in = pass;
         Pin::new(&mut self.task).poll(cx)
@@ -147,8 +161,7 @@ impl<F: Future + Unpin> Future for Once<F> {
 /// The tasks beyond the slab.
 struct Set<F> {
     tasks: FuturesUnordered<Once<F>>,
-    /// The pass now running, for [`Once`]: counts from 1, skipping 0 when it wraps.
-    pass: Arc<AtomicUsize>,
+    shared: Arc<SetShared>,
     waker: Arc<BitWaker>,
     /// To poll in this pass.
     due: bool,
@@ -293,8 +306,13 @@ impl<F: Future + Unpin> Running<F> {
         if let Some(set) = &mut self.set {
             set.due |= woken & SET != 0;
             set.retried = false;
-            let pass = set.pass.load(Ordering::Relaxed).wrapping_add(1).max(1);
-            set.pass.store(pass, Ordering::Relaxed);
+            let pass = set
+                .shared
+                .pass
+                .load(Ordering::Relaxed)
+                .wrapping_add(1)
+                .max(1);
+            set.shared.pass.store(pass, Ordering::Relaxed);
         }
         if !self.next.is_empty() {
             if self.due.is_empty() {
@@ -393,19 +411,27 @@ impl<F: Future + Unpin> Running<F> {
         // New tasks and last pass's yields, each with a free slot's waker.
         while let Some(mut task) = self.due.pop_front() {
             let free = !self.occupied & ALL_SLOTS;
-            if free == 0 {
+            let behind = self
+                .set
+                .as_ref()
+                .is_some_and(|set| set.shared.unpolled.load(Ordering::Relaxed) != 0);
+            if free == 0 || behind {
                 let set = self.set.get_or_insert_with(|| {
                     Box::new(Set {
                         tasks: FuturesUnordered::new(),
-                        pass: Arc::new(AtomicUsize::new(1)),
+                        shared: Arc::new(SetShared {
+                            pass: AtomicUsize::new(1),
+                            unpolled: AtomicUsize::new(0),
+                        }),
                         waker: BitWaker::new(readiness, SET),
                         due: false,
                         retried: false,
                     })
                 });
+                set.shared.unpolled.fetch_add(1, Ordering::Relaxed);
                 set.tasks.push(Once {
                     task,
-                    pass: Arc::clone(&set.pass),
+                    shared: Arc::clone(&set.shared),
                     polled_in: 0,
                 });
                 set.due = true;

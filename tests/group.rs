@@ -581,19 +581,6 @@ fn a_self_waking_task_does_not_starve_a_sibling_in_select_macro() {
     assert_eq!(out, "sibling done");
 }
 
-/// Counts its polls; wakes itself on every poll and never finishes.
-struct CountsPolls(Arc<AtomicUsize>);
-
-impl Future for CountsPolls {
-    type Output = Result<(), ()>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.0.fetch_add(1, SeqCst);
-        cx.waker().wake_by_ref();
-        Poll::Pending
-    }
-}
-
 /// Tasks that wake themselves on every poll (without keeping their waker): one poll of the
 /// group polls each of them exactly once, none skipped, none twice, however many there are:
 /// such tasks never take a slot, so none of them ends up in the set beside the slab.
@@ -603,7 +590,7 @@ fn one_poll_of_the_group_polls_each_task_exactly_once() {
         let counters: Vec<Arc<AtomicUsize>> = (0..n).map(|_| Arc::default()).collect();
         let mut group = ErrGroup::<(), ()>::new();
         for counter in &counters {
-            group.push(CountsPolls(Arc::clone(counter)));
+            group.push(support::CountsPolls(Arc::clone(counter)));
         }
         let polls = || -> Vec<usize> { counters.iter().map(|c| c.load(SeqCst)).collect() };
         for round in 1..=3 {
@@ -629,4 +616,41 @@ fn the_group_yields_to_the_executor_after_one_pass() {
             "woken to be polled again, not spinning"
         );
     }
+}
+
+/// Regression (found by the model test): a new task could start before a task pushed earlier
+/// that waited, not yet polled, in the set beyond the slab. The set ends a call once two of its
+/// tasks woke themselves, before polling the rest (and a pass calls it at most twice); if a
+/// slot freed up meanwhile, a task pushed later took it and started first. Due tasks now join the set behind its unpolled ones.
+#[test]
+fn regression_a_new_task_does_not_start_before_an_earlier_one_waiting_in_the_set() {
+    const SLOTS: usize = usize::BITS as usize - 4;
+    let probe = Probe::new();
+    let gates = Gate::many(SLOTS);
+    let mut group = ErrGroup::<usize, ()>::new();
+    for (id, gate) in gates.iter().enumerate() {
+        group.push(support::gated(&probe, id, gate)); // every slot taken
+    }
+    for id in SLOTS..SLOTS + 4 {
+        // Tasks that keep yielding: the set ends each call after two of them, and the pass
+        // calls it twice.
+        let counter = Arc::new(AtomicUsize::new(0));
+        group.push(track(probe.clone(), id, async move {
+            support::CountsPolls(counter).await?;
+            Ok(id)
+        }));
+    }
+    let earlier = SLOTS + 4;
+    group.push(track(probe.clone(), earlier, async move { Ok(earlier) }));
+    assert!(poll_once(&mut group).is_pending());
+    gates[0].open(); // a slot frees up in the next pass
+    let later = SLOTS + 5;
+    group.push(track(probe.clone(), later, async move { Ok(later) }));
+    for _ in 0..4 {
+        let _ = poll_once(&mut group);
+    }
+    let order = probe.start_order();
+    let at = |id: usize| order.iter().position(|&started| started == id);
+    assert!(at(earlier).is_some() && at(later).is_some(), "{order:?}");
+    assert!(at(earlier) < at(later), "started in this order: {order:?}");
 }

@@ -428,17 +428,6 @@ impl<E> Future for Waits<E> {
     }
 }
 
-/// Wakes itself on every poll (a cooperative yield), counting its polls.
-struct Yields(Arc<AtomicUsize>);
-impl Future for Yields {
-    type Output = Result<(), ()>;
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.0.fetch_add(1, SeqCst);
-        cx.waker().wake_by_ref();
-        Poll::Pending
-    }
-}
-
 /// Regression: a yielding task beyond the slab (in the `FuturesUnordered` set) was polled more
 /// than once per poll of the group: twice when it is the set's only task, up to four times with
 /// one waiting sibling in the set (`FuturesUnordered` polls it twice per call, and the group's
@@ -451,7 +440,7 @@ fn regression_a_yielding_task_beyond_the_slab_is_polled_once_per_group_poll() {
             group.push(waits());
         }
         let polls = Arc::new(AtomicUsize::new(0));
-        group.push(Yields(Arc::clone(&polls)));
+        group.push(support::CountsPolls(Arc::clone(&polls)));
         let mut per_pass = vec![];
         for _ in 0..4 {
             let before = polls.load(SeqCst);
@@ -480,7 +469,7 @@ fn regression_a_nested_group_beyond_the_slab_polls_its_yielding_task_once_per_ou
     }
     let polls = Arc::new(AtomicUsize::new(0));
     let mut inner = ErrGroup::<(), ()>::new();
-    inner.push(Yields(Arc::clone(&polls)));
+    inner.push(support::CountsPolls(Arc::clone(&polls)));
     outer.push(inner);
     let mut per_pass = vec![];
     for _ in 0..4 {

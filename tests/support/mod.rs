@@ -354,3 +354,16 @@ impl Drop for DropCounter {
         self.0.fetch_add(1, SeqCst);
     }
 }
+
+/// Counts its polls; wakes itself on every poll (a task that keeps yielding) and never finishes.
+pub struct CountsPolls(pub Arc<AtomicUsize>);
+
+impl Future for CountsPolls {
+    type Output = Result<(), ()>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.0.fetch_add(1, SeqCst);
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
