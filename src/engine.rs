@@ -59,7 +59,7 @@ use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
-use core::cell::OnceCell;
+use core::cell::{Cell, OnceCell};
 use core::fmt;
 use core::future::Future;
 use core::marker::PhantomData;
@@ -96,6 +96,10 @@ pub(crate) struct Core<F, T, E> {
     /// The last poll was a `try_next` that found no task, and ended its pass by registering the
     /// caller's waker: a push through a handle wakes whoever polled it (see `has_nothing_next`).
     armed: bool,
+    /// A handle was made since the stream last saw every handle gone: the stream waits for
+    /// handles, where `try_next` does not (see `poll_stream_next`). A `Cell` because handles are
+    /// made through `&self`; the core is not `Sync`, so only its owner's thread touches it.
+    handles_out: Cell<bool>,
     #[cfg(feature = "std")]
     on_panic: Option<fn(Panicked) -> E>,
     _error: PhantomData<fn() -> E>,
@@ -150,6 +154,7 @@ where
             token: OnceCell::new(),
             stop: None,
             armed: false,
+            handles_out: Cell::new(false),
             #[cfg(feature = "std")]
             on_panic: None,
             _error: PhantomData,
@@ -292,6 +297,7 @@ where
     }
 
     pub(crate) fn inbox(&self) -> Weak<Inbox<F>> {
+        self.handles_out.set(!self.is_finished());
         match self.inbox.get() {
             Some(inbox) => Arc::downgrade(inbox),
             // A finished group never receives again: a dangling `Weak` refuses every push.
@@ -508,6 +514,40 @@ where
             Drove::Pending => Poll::Pending,
             Drove::Finished(_) => unreachable!("`try_next` does not finish the group"),
         }
+    }
+
+    /// The stream's next item. Unlike `try_next`, it does not end while a handle may still push:
+    /// on an empty group with handles alive it stays pending (the pass registered the caller's
+    /// waker), and a push or the last handle's drop wakes it. So once it has returned `None`,
+    /// [`stream_ended`](Self::stream_ended) holds until the owner pushes or makes a handle,
+    /// whatever other threads do: futures' `select_next_some` asserts exactly that.
+    pub(crate) fn poll_stream_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<T, E>>> {
+        match self.poll_try_next(cx) {
+            Poll::Ready(Ok(None)) => {
+                if self.handles_out.get() && !self.is_finished() {
+                    let inbox = self.inbox.get().expect("handles come from the inbox");
+                    // After the pass registered the waker: a handle dropped after this load
+                    // wakes it (see the handles' `Drop`), and a push is seen by `is_idle`.
+                    if Arc::weak_count(inbox) > 0 || !inbox.is_idle() {
+                        return Poll::Pending;
+                    }
+                    self.handles_out.set(false);
+                }
+                Poll::Ready(None)
+            }
+            other => other.map(Result::transpose),
+        }
+    }
+
+    /// Whether the stream has ended: the group has, or it holds no task and no kept result and
+    /// no handle is out. Every input changes only through the owner, so the answer holds until
+    /// the owner acts.
+    pub(crate) fn stream_ended(&self) -> bool {
+        self.is_finished()
+            || (self.running.is_empty()
+                && self.waiting.is_empty()
+                && self.kept.is_empty()
+                && !self.handles_out.get())
     }
 
     /// The group future: every remaining result in push order, or the first error.

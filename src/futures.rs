@@ -199,9 +199,16 @@ impl<G: fmt::Debug, F> fmt::Debug for RunUntil<'_, G, F> {
 /// [`LocalErrGroup`](crate::LocalErrGroup) twins.
 ///
 /// Each item is what [`try_next`](crate::ErrGroup::try_next) would return: `Ok(value)`, or the
-/// first error, after which the stream ends for good (the group has failed). It ends, for now,
-/// when the group holds no task and no kept result, like `FuturesUnordered`, and yields again
-/// after a push. As a [`FusedStream`] it counts as terminated exactly when `try_next` does.
+/// first error, after which the stream ends for good (the group has failed). Otherwise it ends,
+/// for now, when the group holds no task and no kept result and no [`Handle`](crate::Handle)
+/// can push into it, and yields again after a push. While a handle lives, an empty group's
+/// stream waits for its pushes, as a channel's receiver waits while a sender lives; it ends
+/// when the last handle is dropped (drop the ones you hold). `try_next` instead answers
+/// `Ok(None)` whenever the group is empty.
+///
+/// As a [`FusedStream`] it counts as terminated exactly when `next` would return `None`, and
+/// that answer changes only through the group's owner (a push, a new handle), never under a
+/// `select!` from another thread.
 ///
 /// # Examples
 ///
@@ -266,17 +273,13 @@ impl<G: Group> Stream for GroupStream<G> {
     type Item = Result<G::Ok, G::Err>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.get_mut()
-            .group
-            .core()
-            .poll_try_next(cx)
-            .map(Result::transpose)
+        self.get_mut().group.core().poll_stream_next(cx)
     }
 }
 
 impl<G: Group> FusedStream for GroupStream<G> {
     fn is_terminated(&self) -> bool {
-        self.group.core_ref().has_nothing_next()
+        self.group.core_ref().stream_ended()
     }
 }
 

@@ -324,8 +324,10 @@ macro_rules! front {
             /// It works wherever a `Stream` or `TryStream` is expected: `next`, `try_next`,
             /// `try_for_each`, `try_collect`, `take_while`, `select`. Like `FuturesUnordered`, it
             /// ends when the group holds no task and no kept result, and yields again after a
-            /// push; it is a `FusedStream` that a `futures::select!` skips while the group is
-            /// empty, and takes again after a push, through a handle too.
+            /// push; it is a `FusedStream` that a `futures::select!` skips once it has ended.
+            /// While a [`handle`](Self::handle) lives, it does not end on an empty group: like a
+            /// channel's receiver, it waits for the handles' pushes, and ends once the last
+            /// handle is dropped.
             ///
             /// Why an adapter and not `Stream` on the group itself: the group is a `Future`, and
             /// a type that is both makes `map`, `then`, `boxed` and `fuse` ambiguous wherever

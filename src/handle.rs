@@ -21,7 +21,8 @@
 //!   drop comes after the token fired.
 //!
 //! Handles hold a `Weak`, so a task that keeps a handle to its own group does not keep the group's
-//! memory alive.
+//! memory alive. The last handle to go wakes the group (its stream waits while a handle may push),
+//! after giving up its `Weak`, so that the group, once woken, counts no handle.
 
 use alloc::boxed::Box;
 use alloc::sync::{Arc, Weak};
@@ -124,6 +125,18 @@ impl<F> Inbox<F> {
         self.state.fetch_or(CLOSED, SeqCst);
     }
 
+    /// A handle's drop: the last one wakes the group, whose stream waits for handles (see
+    /// `Core::poll_stream_next`). The `Weak` goes first, so that the group, once woken, counts
+    /// no handle.
+    fn release(this: Weak<Self>) {
+        if let Some(inbox) = this.upgrade() {
+            drop(this);
+            if Arc::weak_count(&inbox) == 0 {
+                inbox.readiness.wake(INBOX);
+            }
+        }
+    }
+
     fn is_closed(this: &Weak<Self>) -> bool {
         this.upgrade()
             .map_or(true, |inbox| inbox.state.load(SeqCst) & CLOSED != 0)
@@ -211,6 +224,12 @@ macro_rules! handle {
                 $Handle {
                     inbox: self.inbox.clone(),
                 }
+            }
+        }
+
+        impl<T, E> Drop for $Handle<'_, T, E> {
+            fn drop(&mut self) {
+                Inbox::release(core::mem::replace(&mut self.inbox, Weak::new()));
             }
         }
 

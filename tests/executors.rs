@@ -277,8 +277,9 @@ enum Loop {
 
 /// Every loop form, fed only through a `Handle` from another thread (`JOBS` jobs, one every few
 /// milliseconds), on a group never polled before the first push and on one that was: every job
-/// runs, and the shutdown, which fires well after the last push, ends the loop. A push that did
-/// not wake the loop would leave its job to wait for the shutdown, and the count short.
+/// runs, and the shutdown, which fires once every job ran (or after two seconds), ends the loop.
+/// A push that did not wake the loop would leave its job to wait for the shutdown, and the count
+/// short.
 macro_rules! handle_fed {
     () => {
         #[test]
@@ -312,6 +313,7 @@ macro_rules! handle_fed {
                 }
             };
             let (stop, shutdown) = futures::channel::oneshot::channel::<()>();
+            let seen = Arc::clone(&ran);
             let done = run(async move {
                 let mut group = Group::<usize, String>::new();
                 let handle = group.handle();
@@ -328,7 +330,16 @@ macro_rules! handle_fed {
                         std::thread::sleep(std::time::Duration::from_millis(5));
                         handle.push(job(id)).unwrap();
                     }
-                    std::thread::sleep(std::time::Duration::from_millis(50));
+                    // The shutdown waits for the jobs (for a while: a loop that missed a push
+                    // never runs it), so that it is not decided by how fast the executor is
+                    // (Miri's clock runs far ahead of its threads).
+                    for _ in 0..2_000 {
+                        if seen.load(SeqCst) == JOBS {
+                            break;
+                        }
+                        std::thread::sleep(std::time::Duration::from_millis(1));
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(20));
                     let _ = stop.send(());
                 });
                 let mut shutdown = shutdown.fuse();

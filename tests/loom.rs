@@ -1,7 +1,8 @@
 //! The group's two cross-thread protocols under the interleavings loom explores (`--cfg loom`;
 //! see `.ci/run`), on the real `ErrGroup` run by `loom::future::block_on`:
 //!
-//! - the handle inbox: the group ends while loom threads push through a `Handle`;
+//! - the handle inbox: the group ends while loom threads push through a `Handle`, and the
+//!   group's stream waits for a handle that pushes and is dropped on another thread;
 //! - the wake-up path: a waiting task woken from another thread while the group's passes take
 //!   the readiness word, beside a sibling that wakes itself; a waker lent to a task for one poll,
 //!   handed by that task to another thread that wakes it and drops it while the group decides
@@ -138,6 +139,21 @@ fn two_pushes_racing_the_finish_run_exactly_when_accepted() {
 /// Loom (which treats `SeqCst` accesses as `AcqRel`) found a schedule where that load missed
 /// `CLOSED` while the failing group's drain missed the task, so an accepted task stayed in a
 /// failed group's inbox until the group was dropped. The re-check is now a read-modify-write.
+/// The stream of an empty group waits while a handle lives; the last handle, pushing and then
+/// dropped on another thread, wakes it however the drop interleaves with the stream's check.
+#[test]
+fn the_last_handle_dropped_on_another_thread_ends_the_stream() {
+    loom::model(|| {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let mut group = ErrGroup::<u32, ()>::new();
+        // Moved into the thread and dropped there, after its push.
+        let pusher = push_from_thread(group.handle(), 1, &drops);
+        let results: Vec<_> = block_on(futures::StreamExt::collect(group.stream()));
+        assert_eq!(pusher.join().unwrap(), Push::Accepted);
+        assert_eq!(results, [Ok(1)]);
+    });
+}
+
 #[test]
 fn a_push_racing_a_failure_is_dropped_exactly_once() {
     loom::model(|| {

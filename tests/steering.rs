@@ -6,6 +6,7 @@ mod support;
 use std::future::{pending, Future};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use errgroup::{CancelToken, Cause, ErrGroup, LocalErrGroup};
@@ -449,6 +450,47 @@ fn numbers(values: &[Result<u32, Error>]) -> ErrGroup<'static, u32, Error> {
 /// How many yields the first task of [`numbers`] waits; later ones wait less.
 fn values_len_hint() -> usize {
     8
+}
+
+/// While a handle lives, the stream of an empty group waits for its pushes instead of ending,
+/// and the last handle's drop, on another thread, wakes it to end. Once it has ended, nothing
+/// another thread does can make it look unterminated (futures' `select_next_some` asserts that,
+/// right after the `None`).
+#[test]
+fn the_stream_waits_while_a_handle_lives_and_ends_when_the_last_one_drops() {
+    let (waker, wakes) = futures_test::task::new_count_waker();
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut group = ErrGroup::<u32, Error>::new();
+    let handle = group.handle();
+    let spare = handle.clone();
+    let mut results = group.stream();
+    assert!(!results.is_terminated(), "a handle may push");
+    assert!(
+        results.poll_next_unpin(&mut cx).is_pending(),
+        "empty, but a handle lives"
+    );
+
+    let pusher = std::thread::spawn(move || handle.push(async { Ok(1) }).unwrap());
+    pusher.join().unwrap(); // the handle is dropped with the thread; `spare` lives
+    assert!(wakes.get() >= 1, "the push woke the stream");
+    assert_eq!(results.poll_next_unpin(&mut cx), Poll::Ready(Some(Ok(1))));
+    assert!(
+        results.poll_next_unpin(&mut cx).is_pending(),
+        "`spare` may still push"
+    );
+
+    let before = wakes.get();
+    std::thread::spawn(move || drop(spare)).join().unwrap();
+    assert!(
+        wakes.get() > before,
+        "the last handle's drop woke the stream"
+    );
+    assert_eq!(results.poll_next_unpin(&mut cx), Poll::Ready(None));
+    assert!(results.is_terminated());
+    // `try_next` does not wait for handles: it answers for the moment.
+    let mut group = ErrGroup::<u32, Error>::new();
+    let _handle = group.handle();
+    assert_eq!(block_on(group.try_next()), Ok(None));
 }
 
 #[test]
