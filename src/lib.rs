@@ -37,11 +37,13 @@
 //! | `g.Wait()` | `group.await` (all results, in push order) |
 //! | `g.SetLimit(n)`, kratos `GOMAXPROCS` | [`ErrGroup::with_limit`], [`ErrGroup::set_limit`] (`Some(n)`) |
 //! | `g.TryGo(f)` | [`ErrGroup::try_push`] |
-//! | `errgroup.WithContext(ctx)`, kratos `WithCancel` | [`ErrGroup::token`] ([`CancelToken`]) |
+//! | `errgroup.WithContext(ctx)` | [`ErrGroup::token`] ([`CancelToken`]) |
+//! | `context.WithTimeout`, `WithCancel` and `cancel()` | [`ErrGroup::cancel_on`], [`ErrGroup::cancel`] |
+//! | `WithContext(parent)` | [`cancel_on`](ErrGroup::cancel_on) a parent's [`cancelled()`](CancelToken::cancelled) |
 //! | `context.Cause(ctx)` | [`token.cause()`](CancelToken::cause) ([`Cause`]) |
 //! | `g.Go` from inside a goroutine | [`ErrGroup::handle`] ([`Handle::push`]) |
 //! | kratos' panic `recover` | [`ErrGroup::catch_panics`] ([`Panicked`]) |
-//! | reading a results channel | [`ErrGroup::try_next`] |
+//! | reading a results channel | [`ErrGroup::try_next`], [`ErrGroup::stream`] |
 //!
 //! Use [`LocalErrGroup`] when the tasks are not `Send`.
 //!
@@ -93,17 +95,8 @@
 //! use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 //! use errgroup::ErrGroup;
 //!
-//! # /// Yields to the executor once.
 //! # async fn request() {
-//! #     let mut yielded = false;
-//! #     futures::future::poll_fn(|cx| {
-//! #         if std::mem::replace(&mut yielded, true) {
-//! #             return std::task::Poll::Ready(());
-//! #         }
-//! #         cx.waker().wake_by_ref();
-//! #         std::task::Poll::Pending
-//! #     })
-//! #     .await
+//! #     futures_lite::future::yield_now().await // once around the executor
 //! # }
 //! # futures::executor::block_on(async {
 //! let (running, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
@@ -126,6 +119,105 @@
 //! # Ok::<(), String>(())
 //! # }).unwrap();
 //! ```
+//!
+//! # Deadlines and cancelling
+//!
+//! [`ErrGroup::cancel_on`] ends the group when a future of yours completes, with the error that
+//! future returns: a deadline (any runtime's timer), a parent's cancellation, a shutdown. The
+//! group ends as it does on a task's error, every task dropped, but its token says
+//! [`Cause::Cancelled`], and the error is one of your own variants, not a task's. The future is
+//! polled with the tasks, so the group ends itself on time even while a `select!` only borrows
+//! it. [`ErrGroup::cancel`] ends the group at once, from the code that holds it.
+//!
+//! ```
+//! use std::time::Duration;
+//! use errgroup::{Cause, ErrGroup};
+//!
+//! #[derive(Debug, PartialEq)]
+//! enum Error { DeadlineExceeded, Downstream(String) }
+//!
+//! async fn call(ms: u64) -> Result<u64, Error> {
+//!     tokio::time::sleep(Duration::from_millis(ms)).await;
+//!     Ok(ms)
+//! }
+//!
+//! # tokio::runtime::Builder::new_current_thread()
+//! #     .enable_time().start_paused(true).build().unwrap().block_on(async {
+//! let mut group = ErrGroup::new();
+//! group.push(call(10));
+//! group.push(call(2_000)); // too slow: dropped at the deadline
+//! group.cancel_on(async {
+//!     tokio::time::sleep(Duration::from_millis(100)).await;
+//!     Error::DeadlineExceeded
+//! });
+//! let token = group.token();
+//! assert_eq!(group.await, Err(Error::DeadlineExceeded));
+//! assert_eq!(token.cause(), Some(Cause::Cancelled)); // not `Failed`: no task failed
+//! # });
+//! ```
+//!
+//! The group brings no timer of its own, so any executor's will do. On smol:
+//!
+//! ```
+//! # #[cfg(not(miri))] // smol's timer needs the OS's, which Miri does not emulate
+//! # fn main() {
+//! use std::time::Duration;
+//! use errgroup::ErrGroup;
+//! use smol::Timer;
+//!
+//! smol::block_on(async {
+//!     let mut group = ErrGroup::new();
+//!     group.push(async { Timer::after(Duration::from_secs(10)).await; Ok(()) });
+//!     group.cancel_on(async { Timer::after(Duration::from_millis(10)).await; "deadline" });
+//!     assert_eq!(group.await, Err("deadline"));
+//! });
+//! # }
+//! # #[cfg(miri)]
+//! # fn main() {}
+//! ```
+//!
+//! **A deadline per call** belongs inside the task, its error flattened into the call's, so that
+//! it fails the group like any other error. Pushing `tokio::time::timeout(d, call)` as it is
+//! compiles too, but then the group's `T` is the call's `Result` and its `E` is the timeout's
+//! `Elapsed`: a call's own error becomes a value, and no longer fails the group.
+//!
+//! ```
+//! use std::time::Duration;
+//! use errgroup::ErrGroup;
+//!
+//! #[derive(Debug, PartialEq)]
+//! enum Error { Timeout(&'static str), Downstream(String) }
+//!
+//! async fn call(name: &'static str, ms: u64) -> Result<&'static str, Error> {
+//!     tokio::time::sleep(Duration::from_millis(ms)).await;
+//!     Ok(name)
+//! }
+//!
+//! # tokio::runtime::Builder::new_current_thread()
+//! #     .enable_time().start_paused(true).build().unwrap().block_on(async {
+//! let mut group = ErrGroup::new();
+//! group.push(call("users", 10));
+//! group.push(async {
+//!     tokio::time::timeout(Duration::from_millis(50), call("pricing", 500))
+//!         .await
+//!         .map_err(|_elapsed| Error::Timeout("pricing"))? // the call's own error, or the timeout
+//! });
+//! assert_eq!(group.await, Err(Error::Timeout("pricing")));
+//! # });
+//! ```
+//!
+//! **`select!` only borrows.** A timer raced against `&mut group` in a `select!` leaves the
+//! group's tasks alive when the timer wins (they are dropped only with the group): call
+//! [`cancel`](ErrGroup::cancel) in that branch, or use `cancel_on`, which has no race to lose.
+//!
+//! **A parent's cancellation** (Go's `WithContext(parent)`): a group nested in another group's
+//! task needs nothing, since it is dropped with its task. A group the parent cannot drop (in a
+//! spawned task, say) ends with it through the parent's token:
+//! `group.cancel_on(async move { parent.cancelled().await; Error::Cancelled })`.
+//!
+//! **Why the stop future returns the error.** A panic becomes the group's error through
+//! `E: From<Panicked>` because the group cannot know what a panic means to the caller. A stop,
+//! the caller chose: a deadline is a 504, a shutdown is not, so it returns the error itself.
 //!
 //! # Results as they complete
 //!
@@ -158,8 +250,43 @@
 //! # }).unwrap();
 //! ```
 //!
-//! `try_next` is cancel safe, so it can sit in a `select!` loop beside other work. A
-//! [`Handle`] pushes from inside the tasks themselves, or from other threads.
+//! `try_next` is cancel safe, so it can sit in a `select!` loop beside other work.
+//! [`ErrGroup::stream`] is the same sequence as a `Stream`, for `StreamExt` and `TryStreamExt`.
+//! A [`Handle`] pushes from inside the tasks themselves, or from other threads, and wakes
+//! whoever waits on the group.
+//!
+//! **A loop that must outlive a failed job** keeps the errors as values: with `E = Infallible`
+//! and a `Result` for `T`, no job fails the group. With `futures::select!` (on any runtime),
+//! the group's branch sleeps while the group is empty and wakes at the next push:
+//!
+//! ```
+//! use std::convert::Infallible;
+//! use errgroup::ErrGroup;
+//! use futures::StreamExt;
+//!
+//! async fn run(job: u32) -> Result<u32, String> {
+//!     if job == 2 { Err(format!("job {job} failed")) } else { Ok(job * 10) }
+//! }
+//!
+//! # futures::executor::block_on(async {
+//! let mut jobs = futures::stream::iter(1..=3).fuse();
+//! let mut group = ErrGroup::<Result<u32, String>, Infallible>::new();
+//! let mut log = Vec::new();
+//! loop {
+//!     futures::select! {
+//!         job = jobs.next() => if let Some(job) = job {
+//!             group.push(async move { Ok(run(job).await) });
+//!         },
+//!         done = group.try_next() => if let Ok(Some(result)) = done {
+//!             log.push(result); // a failed job is logged; the loop goes on
+//!         },
+//!         complete => break, // no job left to take or to run
+//!     }
+//! }
+//! log.sort();
+//! assert_eq!(log, [Ok(10), Ok(30), Err("job 2 failed".to_string())]);
+//! # });
+//! ```
 //!
 //! # Work outside the group
 //!
@@ -200,7 +327,7 @@
 //!
 //! The token also says *why* the group ended (Go's `context.Cause`): [`CancelToken::cause`] is
 //! `None` while the group runs, then [`Cause::Finished`], [`Cause::Failed`],
-//! [`Cause::Panicked`] or [`Cause::Dropped`], whichever came first. Work that must commit on
+//! [`Cause::Panicked`], [`Cause::Cancelled`] or [`Cause::Dropped`], whichever came first. Work that must commit on
 //! success and roll back otherwise reads it after the token fired:
 //!
 //! ```
@@ -270,15 +397,7 @@
 //! # /// Yields to the executor `n` times: stands for real I/O.
 //! # async fn io(n: usize) {
 //! #     for _ in 0..n {
-//! #         let mut yielded = false;
-//! #         futures::future::poll_fn(|cx| {
-//! #             if std::mem::replace(&mut yielded, true) {
-//! #                 return std::task::Poll::Ready(());
-//! #             }
-//! #             cx.waker().wake_by_ref();
-//! #             std::task::Poll::Pending
-//! #         })
-//! #         .await;
+//! #         futures_lite::future::yield_now().await;
 //! #     }
 //! # }
 //! # futures::executor::block_on(async {
@@ -313,6 +432,7 @@
 //! # }).unwrap();
 //! ```
 //!
+//! [`ErrGroup::kept`] counts the results kept that way ([`len`](ErrGroup::len) counts tasks).
 //! `run_until` also overlaps the caller's own call with the group's (Go starts a call at `g.Go`;
 //! here it starts when the group is next polled), and lets a producer outside the group feed it
 //! through a [`Handle`] while it runs. Other patterns remain useful: keep a `try_next` loop's
