@@ -21,12 +21,12 @@
 //!   waking it. Nothing can wake them (a waker cannot outlive the poll without a clone), so they
 //!   are never polled again; they only wait to be dropped with the group (like
 //!   `std::future::pending()`).
-//! - **the set**, a `FuturesUnordered` beyond the slab: a task that is due while every one of the
-//!   [`SLOTS`] slots is taken joins it, at most once, at a moment it holds no waker of ours (new,
-//!   or woken with no clone kept), and is polled there from then on, each with a waker of its
-//!   own. The set itself is polled with the waker of [`SET`] only when that bit is set, or when it
-//!   has a new task. While it holds tasks it has not polled yet, due tasks join it behind them
-//!   rather than take a slot that frees up meanwhile, so that tasks start in push order.
+//! - **a page's slot**: when every one of the group's [`SLOTS`] slots is taken, a due task is
+//!   lent the waker of a free slot of a *page*, and waits there as in the group's own slots. A
+//!   page is [`SLOTS`] more slots with a readiness word of its own: the first of its bits to be
+//!   set puts the page's number in the page queue and sets the group's [`PAGES`] bit, and a pass
+//!   polls the slots of the pages queued when it began. So a wake-up costs the same however many
+//!   tasks wait, and a task beyond the group's slots is polled exactly as one in them.
 //!
 //! After a poll that returns `Pending`, [`Held`] decides where the task goes from the slot's
 //! waker alone: held by someone else (`Arc::strong_count > 1`) means waiting; otherwise the
@@ -40,13 +40,9 @@
 //!
 //! So a task is polled when it starts and then only after a wake-up meant for it, and at most
 //! once in a pass (tasks that wake themselves, or that are woken during a pass, are polled in the
-//! next one). In the set too: `FuturesUnordered` polls the tasks whose own waker fired, and polls
-//! again, in the same call, a task that woke itself, and a pass may call it more than once; so
-//! each task in it is wrapped ([`Once`]) to turn a second poll in the same pass into a wake-up for
-//! the next. The set wakes its own waker after polling as many tasks as it holds, or two that
-//! woke themselves, even with nothing left to do; a second call in the same pass tells that apart
-//! from a real wake-up (it then finds nothing to do, and wakes nobody), so a set of one or two
-//! waiting tasks costs no extra pass.
+//! next one). A page's word is taken whole when the pass comes to the page: a wake-up after that
+//! finds it clear and queues the page again, for the next pass, and one that lands before its
+//! slot's poll is answered by that poll, as in the group's slots.
 //!
 //! # Slots and their wakers
 //!
@@ -61,15 +57,15 @@
 //!
 //! Nothing is reserved ahead: slot 0 is held inline, so a group whose tasks never wait needs no
 //! buffer of slots; once a task waits there, the buffer takes room for the tasks due at that
-//! moment, then doubles. The queues grow as tasks arrive; the yield queue takes room for the
-//! tasks still due in the pass. At the end of a pass (one that returns without a value: a
-//! `try_next` that hands one out leaves this to a later pass), a queue with nothing in either is
-//! freed, an oversized one is shrunk, trailing free slots are dropped, and an empty set is freed.
+//! moment, then doubles, and so do a page's slots. The queues grow as tasks arrive; the yield
+//! queue takes room for the tasks still due in the pass. At the end of a pass (one that returns
+//! without a value: a `try_next` that hands one out leaves this to a later pass), a queue with
+//! nothing in either is freed, an oversized one is shrunk, trailing free slots are dropped, and
+//! so are trailing pages with no task.
 //!
 //! [`SLOTS`]: crate::waker::SLOTS
-//! [`SET`]: crate::waker::SET
+//! [`PAGES`]: crate::waker::PAGES
 
-use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -78,12 +74,12 @@ use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll, Waker};
 
-use futures_util::stream::{FuturesUnordered, StreamExt};
+use concurrent_queue::ConcurrentQueue;
 use futures_util::task::waker_ref;
 
 use crate::kept::fit;
-use crate::sync::{fence, AtomicUsize, Ordering};
-use crate::waker::{BitWaker, Readiness, ALL_SLOTS, SET, SLOTS};
+use crate::sync::{fence, Ordering};
+use crate::waker::{BitWaker, Readiness, ALL_SLOTS, PAGES, SLOTS};
 
 /// A place for a waiting task, and the waker it waits on.
 struct Slot<F> {
@@ -118,55 +114,12 @@ impl Held {
     }
 }
 
-/// A task in the set: polled at most once per pass.
-///
-/// `FuturesUnordered` polls a task again in the same call if it woke during its poll (a yield),
-/// until two have; the group's pass calls it more than once. A second poll in the same pass is
-/// turned into a wake-up for the next one.
-struct Once<F> {
-    task: F,
-    /// What every task of the set shares with it.
-    shared: Arc<SetShared>,
-    /// The pass it was last polled in (0: never; passes count from 1).
-    polled_in: usize,
-}
-
-/// What the tasks of the set share with it.
-struct SetShared {
-    /// The pass now running: counts from 1, skipping 0 when it wraps.
-    pass: AtomicUsize,
-    /// Tasks that joined the set and have not been polled there yet. While there are any, due
-    /// tasks join the set behind them rather than take a slot, so that tasks start in push
-    /// order (the set may end a call before it has polled every task it holds).
-    unpolled: AtomicUsize,
-}
-
-impl<F: Future + Unpin> Future for Once<F> {
-    type Output = F::Output;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let pass = self.shared.pass.load(Ordering::Relaxed);
-        if self.polled_in == pass {
-            cx.waker().wake_by_ref();
-            return Poll::Pending;
-        }
-        if self.polled_in == 0 {
-            self.shared.unpolled.fetch_sub(1, Ordering::Relaxed);
-        }
-        self.polled_in = pass;
-        Pin::new(&mut self.task).poll(cx)
-    }
-}
-
-/// The tasks beyond the slab.
-struct Set<F> {
-    tasks: FuturesUnordered<Once<F>>,
-    shared: Arc<SetShared>,
-    waker: Arc<BitWaker>,
-    /// To poll in this pass.
-    due: bool,
-    /// Polled a second time in this pass (see the module docs).
-    retried: bool,
+/// [`SLOTS`] more slots, with a readiness word of their own.
+struct Page<F> {
+    readiness: Arc<Readiness>,
+    /// Made as they are needed, as the group's own.
+    slots: Vec<Slot<F>>,
+    occupied: usize,
 }
 
 /// Polls `task` once with `waker`.
@@ -209,8 +162,18 @@ pub(crate) struct Running<F> {
     due: VecDeque<F>,
     next: VecDeque<F>,
     parked: Vec<F>,
-    /// Boxed: most groups never need it, and a group is moved around whole.
-    set: Option<Box<Set<F>>>,
+    /// Slots beyond the group's own, made when those are all taken.
+    pages: Vec<Page<F>>,
+    /// The numbers of the pages whose word has a bit set; made with the first page.
+    page_queue: Option<Arc<ConcurrentQueue<usize>>>,
+    /// Queued pages to poll in this pass: those queued when it began.
+    pages_due: usize,
+    /// The page being polled, and its slots whose bit was set, still to poll.
+    page_now: Option<(usize, usize)>,
+    /// Pages with a free slot, most recent last; an entry may have filled up since.
+    spare: Vec<usize>,
+    /// Tasks waiting in pages.
+    paged: usize,
 }
 
 impl<F> Running<F> {
@@ -227,7 +190,12 @@ impl<F> Running<F> {
             due: VecDeque::new(),
             next: VecDeque::new(),
             parked: Vec::new(),
-            set: None,
+            pages: Vec::new(),
+            page_queue: None,
+            pages_due: 0,
+            page_now: None,
+            spare: Vec::new(),
+            paged: 0,
         }
     }
 
@@ -249,7 +217,7 @@ impl<F> Running<F> {
             && self.due.is_empty()
             && self.next.is_empty()
             && self.parked.is_empty()
-            && self.set.as_ref().map_or(true, |set| set.tasks.is_empty())
+            && self.paged == 0
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -257,7 +225,7 @@ impl<F> Running<F> {
             + self.next.len()
             + self.occupied.count_ones() as usize
             + self.parked.len()
-            + self.set.as_ref().map_or(0, |set| set.tasks.len())
+            + self.paged
     }
 }
 
@@ -283,10 +251,14 @@ impl<F: Unpin> Running<F> {
         core::mem::take(&mut self.parked)
             .into_iter()
             .for_each(&mut dispose);
-        if let Some(set) = self.set.take() {
-            // Its `IntoIter` drops the rest if one unwinds, where its `clear` would leak them.
-            set.tasks.into_iter().for_each(|once| dispose(once.task));
-        }
+        self.paged = 0;
+        self.page_now = None;
+        self.pages_due = 0;
+        core::mem::take(&mut self.pages)
+            .into_iter()
+            .flat_map(|page| page.slots)
+            .filter_map(|slot| slot.task)
+            .for_each(&mut dispose);
     }
 }
 
@@ -299,20 +271,16 @@ impl<F: Future + Unpin> Running<F> {
     }
 
     /// Starts a pass: called on every poll of the group from outside. Returns the bits of the
-    /// readiness word that are not the slots' or the set's (the inbox's and the stop's).
+    /// readiness word that are not the slots' or the pages' (the inbox's and the stop's).
     pub(crate) fn start_pass(&mut self) -> usize {
         let woken = self.readiness().start_pass();
         self.woken |= woken & self.occupied;
-        if let Some(set) = &mut self.set {
-            set.due |= woken & SET != 0;
-            set.retried = false;
-            let pass = set
-                .shared
-                .pass
-                .load(Ordering::Relaxed)
-                .wrapping_add(1)
-                .max(1);
-            set.shared.pass.store(pass, Ordering::Relaxed);
+        if woken & PAGES != 0 {
+            if let Some(queue) = &self.page_queue {
+                // Every page queued before its bit was set is in the queue: the pages queued
+                // from now on wait for the next pass.
+                self.pages_due = queue.len();
+            }
         }
         if !self.next.is_empty() {
             if self.due.is_empty() {
@@ -322,7 +290,7 @@ impl<F: Future + Unpin> Running<F> {
                 self.due.append(&mut self.next);
             }
         }
-        woken & !(ALL_SLOTS | SET)
+        woken & !(ALL_SLOTS | PAGES)
     }
 
     /// Ends a pass that returns without a value: registers the caller's waker, and wakes it if
@@ -333,7 +301,8 @@ impl<F: Future + Unpin> Running<F> {
         let left = self.woken != 0
             || !self.due.is_empty()
             || !self.next.is_empty()
-            || self.set.as_ref().is_some_and(|set| set.due);
+            || self.pages_due != 0
+            || self.page_now.is_some();
         if woken != 0 || left {
             caller.wake_by_ref();
         }
@@ -362,8 +331,16 @@ impl<F: Future + Unpin> Running<F> {
                 self.rest.shrink_to(keep);
             }
         }
-        if self.set.as_ref().is_some_and(|set| set.tasks.is_empty()) {
-            self.set = None;
+        while self.pages.last().is_some_and(|page| page.occupied == 0) {
+            self.pages.pop();
+        }
+        if self.pages.is_empty() && self.pages.capacity() != 0 {
+            // What is still queued is for pages that are gone.
+            self.pages = Vec::new();
+            self.spare = Vec::new();
+            self.page_queue = None;
+            self.pages_due = 0;
+            self.page_now = None;
         }
     }
 
@@ -371,70 +348,36 @@ impl<F: Future + Unpin> Running<F> {
     /// poll in it, `None` when there is no task at all.
     #[inline]
     pub(crate) fn poll_next(&mut self) -> Poll<Option<F::Output>> {
-        let readiness = self.readiness.get_or_init(|| Arc::new(Readiness::new()));
         // Waiting tasks whose waker fired.
         while let Some(k) = take_lowest(&mut self.woken) {
             let bit = 1 << k;
+            let readiness = self.readiness.get_or_init(|| Arc::new(Readiness::new()));
             let Slot { task, waker } = slot(&mut self.first, &mut self.rest, k);
-            let (Some(polled), Some(own)) = (task.as_mut(), waker.as_ref()) else {
-                unreachable!("slot {k} is occupied but holds no task or no waker");
-            };
-            // A wake-up since the pass began (a sibling polled before it, another thread) is
-            // answered by this poll, as a `FuturesUnordered` absorbs one that lands while the
-            // task is queued: only one during the poll counts for the next pass.
-            if readiness.is_set(bit) {
-                readiness.take(bit);
-            }
-            match poll_with(polled, own) {
-                Poll::Ready(output) => {
+            match poll_waiting(task, waker, readiness, bit) {
+                Waited::Ready(output) => {
                     self.occupied &= !bit;
-                    // The task itself goes with `output`, for the core to drop: all that is
-                    // left here is its wrapper.
-                    drop(task.take());
-                    release(waker, readiness, bit);
                     return Poll::Ready(Some(output));
                 }
-                Poll::Pending => match Held::of(own, readiness, bit) {
-                    Held::Waiting => {}
-                    held => {
-                        self.occupied &= !bit;
-                        if let Some(task) = task.take() {
-                            match held {
-                                Held::Woke => self.next.push_back(task),
-                                _ => self.parked.push(task),
-                            }
-                        }
-                    }
-                },
+                Waited::Waiting => {}
+                Waited::Left(task, held) => {
+                    self.occupied &= !bit;
+                    self.place(task, held);
+                }
+            }
+        }
+        // Waiting tasks of the pages that woke.
+        if self.pages_due != 0 || self.page_now.is_some() {
+            if let Poll::Ready(output) = self.poll_pages() {
+                return Poll::Ready(Some(output));
             }
         }
         // New tasks and last pass's yields, each with a free slot's waker.
         while let Some(mut task) = self.due.pop_front() {
             let free = !self.occupied & ALL_SLOTS;
-            let behind = self
-                .set
-                .as_ref()
-                .is_some_and(|set| set.shared.unpolled.load(Ordering::Relaxed) != 0);
-            if free == 0 || behind {
-                let set = self.set.get_or_insert_with(|| {
-                    Box::new(Set {
-                        tasks: FuturesUnordered::new(),
-                        shared: Arc::new(SetShared {
-                            pass: AtomicUsize::new(1),
-                            unpolled: AtomicUsize::new(0),
-                        }),
-                        waker: BitWaker::new(readiness, SET),
-                        due: false,
-                        retried: false,
-                    })
-                });
-                set.shared.unpolled.fetch_add(1, Ordering::Relaxed);
-                set.tasks.push(Once {
-                    task,
-                    shared: Arc::clone(&set.shared),
-                    polled_in: 0,
-                });
-                set.due = true;
+            if free == 0 {
+                if let Some(output) = self.start_in_page(task) {
+                    return Poll::Ready(Some(output));
+                }
                 continue;
             }
             let k = free.trailing_zeros() as usize;
@@ -452,47 +395,15 @@ impl<F: Future + Unpin> Running<F> {
                     waker: None,
                 });
             }
+            let readiness = self.readiness.get_or_init(|| Arc::new(Readiness::new()));
             let Slot { task: place, waker } = slot(&mut self.first, &mut self.rest, k);
-            let lent = waker.get_or_insert_with(|| BitWaker::new(readiness, bit));
-            match poll_with(&mut task, lent) {
-                Poll::Ready(output) => {
-                    drop(task);
-                    release(waker, readiness, bit);
-                    return Poll::Ready(Some(output));
+            match poll_lent(&mut task, waker, readiness, bit) {
+                Lent::Ready(output) => return Poll::Ready(Some(output)),
+                Lent::Pending(Held::Waiting) => {
+                    *place = Some(task);
+                    self.occupied |= bit;
                 }
-                Poll::Pending => match Held::of(lent, readiness, bit) {
-                    Held::Waiting => {
-                        *place = Some(task);
-                        self.occupied |= bit;
-                    }
-                    Held::Woke => {
-                        if self.next.capacity() == 0 {
-                            // Room for the tasks still due in this pass: tasks of a pass tend to
-                            // yield alike, and this is bounded by what the group holds now.
-                            self.next.reserve_exact(self.due.len() + 1);
-                        }
-                        self.next.push_back(task);
-                    }
-                    Held::Nothing => self.parked.push(task),
-                },
-            }
-        }
-        if let Some(set) = &mut self.set {
-            while set.due {
-                let waker = waker_ref(&set.waker);
-                match set.tasks.poll_next_unpin(&mut Context::from_waker(&waker)) {
-                    Poll::Ready(Some(output)) => return Poll::Ready(Some(output)),
-                    Poll::Ready(None) => set.due = false,
-                    Poll::Pending => {
-                        set.due = false;
-                        // Woken while polled: by a task it polled, or by itself after polling
-                        // every task. A second call tells them apart.
-                        if !set.retried && readiness.take(SET) {
-                            set.retried = true;
-                            set.due = true;
-                        }
-                    }
-                }
+                Lent::Pending(held) => self.place(task, held),
             }
         }
         if self.is_empty() {
@@ -500,6 +411,200 @@ impl<F: Future + Unpin> Running<F> {
         } else {
             Poll::Pending
         }
+    }
+
+    /// A task that returned `Pending` and holds no waker of ours: due in the next pass if it
+    /// woke itself, parked otherwise.
+    fn place(&mut self, task: F, held: Held) {
+        match held {
+            Held::Woke => {
+                if self.next.capacity() == 0 {
+                    // Room for the tasks still due in this pass: tasks of a pass tend to yield
+                    // alike, and this is bounded by what the group holds now.
+                    self.next.reserve_exact(self.due.len() + 1);
+                }
+                self.next.push_back(task);
+            }
+            _ => self.parked.push(task),
+        }
+    }
+
+    /// Polls the woken slots of the pages due in this pass, up to the first task that completes.
+    fn poll_pages(&mut self) -> Poll<F::Output> {
+        loop {
+            let (number, bits) = match &mut self.page_now {
+                Some((number, bits)) => match take_lowest(bits) {
+                    Some(k) => (*number, k),
+                    None => {
+                        self.page_now = None;
+                        continue;
+                    }
+                },
+                None => {
+                    if self.pages_due == 0 {
+                        return Poll::Pending;
+                    }
+                    self.pages_due -= 1;
+                    let queue = self.page_queue.as_ref().expect("pages are queued");
+                    let Ok(number) = queue.pop() else {
+                        unreachable!("the pages due in a pass are in the queue");
+                    };
+                    if let Some(page) = self.pages.get(number) {
+                        // Taken whole: a wake-up from now on queues the page again.
+                        let woken = page.readiness.take_all() & page.occupied;
+                        self.page_now = Some((number, woken));
+                    }
+                    continue;
+                }
+            };
+            let page = &mut self.pages[number];
+            let bit = 1 << bits;
+            let Slot { task, waker } = &mut page.slots[bits];
+            match poll_waiting(task, waker, &page.readiness, bit) {
+                Waited::Ready(output) => {
+                    self.free_page_slot(number, bit);
+                    return Poll::Ready(output);
+                }
+                Waited::Waiting => {}
+                Waited::Left(task, held) => {
+                    self.free_page_slot(number, bit);
+                    self.place(task, held);
+                }
+            }
+        }
+    }
+
+    /// Starts `task` with the waker of a free slot of a page (made if none has one); the output
+    /// if it completed at once.
+    fn start_in_page(&mut self, mut task: F) -> Option<F::Output> {
+        let number = self.spare_page();
+        let page = &mut self.pages[number];
+        let k = (!page.occupied & ALL_SLOTS).trailing_zeros() as usize;
+        let bit = 1 << k;
+        if k == page.slots.len() {
+            page.slots.push(Slot {
+                task: None,
+                waker: None,
+            });
+        }
+        let Slot { task: place, waker } = &mut page.slots[k];
+        match poll_lent(&mut task, waker, &page.readiness, bit) {
+            Lent::Ready(output) => Some(output),
+            Lent::Pending(Held::Waiting) => {
+                *place = Some(task);
+                page.occupied |= bit;
+                self.paged += 1;
+                None
+            }
+            Lent::Pending(held) => {
+                self.place(task, held);
+                None
+            }
+        }
+    }
+
+    /// The number of a page with a free slot, made if there is none.
+    fn spare_page(&mut self) -> usize {
+        while let Some(&number) = self.spare.last() {
+            if self
+                .pages
+                .get(number)
+                .is_some_and(|page| page.occupied != ALL_SLOTS)
+            {
+                return number;
+            }
+            self.spare.pop();
+        }
+        let readiness = self.readiness.get_or_init(|| Arc::new(Readiness::new()));
+        let queue = self
+            .page_queue
+            .get_or_insert_with(|| Arc::new(ConcurrentQueue::unbounded()));
+        let number = self.pages.len();
+        self.pages.push(Page {
+            readiness: Arc::new(Readiness::page(readiness, queue, number)),
+            slots: Vec::new(),
+            occupied: 0,
+        });
+        self.spare.push(number);
+        number
+    }
+
+    /// Slot `bit` of page `number` no longer holds a task.
+    fn free_page_slot(&mut self, number: usize, bit: usize) {
+        let page = &mut self.pages[number];
+        if page.occupied == ALL_SLOTS {
+            self.spare.push(number);
+        }
+        page.occupied &= !bit;
+        self.paged -= 1;
+    }
+}
+
+/// What became of a waiting task polled in its slot.
+enum Waited<F: Future> {
+    Ready(F::Output),
+    /// Still waiting there.
+    Waiting,
+    /// It left the slot: it woke itself, or holds no waker any more.
+    Left(F, Held),
+}
+
+/// Polls the task waiting in a slot, with the slot's waker.
+#[inline]
+fn poll_waiting<F: Future + Unpin>(
+    task: &mut Option<F>,
+    waker: &mut Option<Arc<BitWaker>>,
+    readiness: &Readiness,
+    bit: usize,
+) -> Waited<F> {
+    let (Some(polled), Some(own)) = (task.as_mut(), waker.as_ref()) else {
+        unreachable!("an occupied slot holds a task and a waker");
+    };
+    // A wake-up since the pass began (a sibling polled before it, another thread) is answered by
+    // this poll, as a `FuturesUnordered` absorbs one that lands while the task is queued: only
+    // one during the poll counts for the next pass.
+    if readiness.is_set(bit) {
+        readiness.take(bit);
+    }
+    match poll_with(polled, own) {
+        Poll::Ready(output) => {
+            // The task itself goes with `output`, for the core to drop: all that is left here is
+            // its wrapper.
+            drop(task.take());
+            release(waker, readiness, bit);
+            Waited::Ready(output)
+        }
+        Poll::Pending => match Held::of(own, readiness, bit) {
+            Held::Waiting => Waited::Waiting,
+            held => match task.take() {
+                Some(task) => Waited::Left(task, held),
+                None => unreachable!("the task was just polled"),
+            },
+        },
+    }
+}
+
+/// What became of a due task polled with a free slot's waker.
+enum Lent<F: Future> {
+    Ready(F::Output),
+    Pending(Held),
+}
+
+/// Polls a due task with the waker of a free slot, made at the slot's first use.
+#[inline]
+fn poll_lent<F: Future + Unpin>(
+    task: &mut F,
+    waker: &mut Option<Arc<BitWaker>>,
+    readiness: &Arc<Readiness>,
+    bit: usize,
+) -> Lent<F> {
+    let lent = waker.get_or_insert_with(|| BitWaker::new(readiness, bit));
+    match poll_with(task, lent) {
+        Poll::Ready(output) => {
+            release(waker, readiness, bit);
+            Lent::Ready(output)
+        }
+        Poll::Pending => Lent::Pending(Held::of(lent, readiness, bit)),
     }
 }
 

@@ -14,8 +14,8 @@ use core::task::{Context, Poll};
 /// `catch_unwind`; the panic unwinds through the running set, which may drop the task on the
 /// way.)
 pub(crate) struct Indexed<F> {
-    /// Never zero, so that an `Option<Indexed<F>>` (a slot, a `FuturesUnordered` node) is no
-    /// larger than an `Indexed<F>`: `task` already uses its own niche.
+    /// Never zero, so that an `Option<Indexed<F>>` (a slot) is no larger than an `Indexed<F>`:
+    /// `task` already uses its own niche.
     index: NonZeroUsize,
     /// `None` only after it panicked and was handed to the core.
     task: Option<F>,

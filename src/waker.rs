@@ -3,7 +3,8 @@
 //! Everything that can wake a group does it by setting a bit of one word, [`Readiness`]'s:
 //!
 //! - a task waiting in slot `k` holds the waker of bit `k` (one of [`SLOTS`]);
-//! - the set of tasks beyond the slots, a `FuturesUnordered`, is polled with the waker of [`SET`];
+//! - a task waiting beyond those slots holds the waker of a slot of a *page*: a word of its own,
+//!   like the group's, whose first bit set queues the page's number and sets [`PAGES`];
 //! - a push through a handle sets [`INBOX`];
 //! - the future that stops the group on purpose is polled with the waker of [`STOP`].
 //!
@@ -17,43 +18,94 @@
 use alloc::sync::Arc;
 use core::task::Waker;
 
+use concurrent_queue::ConcurrentQueue;
 use futures_util::task::ArcWake;
 
 use crate::sync::{AtomicUsize, AtomicWaker, Ordering};
 
-/// How many tasks wait in slots, each with a waker of its own: every bit of a `usize` but the
-/// four that [`SET`], [`INBOX`], [`STOP`] and [`POLLING`] take (60 on 64-bit targets, 28 on
-/// 32-bit ones).
+/// How many tasks wait in the group's slots, and in each page's: every bit of a `usize` but the
+/// four that [`PAGES`], [`INBOX`], [`STOP`] and [`POLLING`] take in the group's word (60 on
+/// 64-bit targets, 28 on 32-bit ones).
 pub(crate) const SLOTS: usize = usize::BITS as usize - 4;
 /// Every slot's bit.
-pub(crate) const ALL_SLOTS: usize = SET - 1;
-/// The set of tasks beyond the slots has something to poll.
-pub(crate) const SET: usize = 1 << SLOTS;
+pub(crate) const ALL_SLOTS: usize = PAGES - 1;
+/// A page woke: its number is in the page queue.
+pub(crate) const PAGES: usize = 1 << SLOTS;
 /// A handle pushed a task.
-pub(crate) const INBOX: usize = SET << 1;
+pub(crate) const INBOX: usize = PAGES << 1;
 /// The stop future woke.
 pub(crate) const STOP: usize = INBOX << 1;
 /// A pass is running: a wake-up only sets its bit, and the pass's end wakes the caller.
 pub(crate) const POLLING: usize = STOP << 1;
 
-/// The readiness word and the caller's waker.
+/// A readiness word: the group's, with the caller's waker, or a page's.
 pub(crate) struct Readiness {
     word: AtomicUsize,
-    caller: AtomicWaker,
+    up: Up,
+}
+
+/// What a wake-up that sets a clear bit goes on to.
+enum Up {
+    /// The group's word: the caller's waker (unless a pass is running).
+    Caller(AtomicWaker),
+    /// A page's word: the first bit set queues the page's number, then sets the group's
+    /// [`PAGES`] bit. While the word has a bit set, the page is queued or being polled.
+    Page {
+        group: Arc<Readiness>,
+        queue: Arc<ConcurrentQueue<usize>>,
+        page: usize,
+    },
 }
 
 impl Readiness {
+    /// The group's word.
     pub(crate) fn new() -> Self {
         Readiness {
             word: AtomicUsize::new(0),
-            caller: AtomicWaker::new(),
+            up: Up::Caller(AtomicWaker::new()),
         }
     }
 
-    /// Sets `bit`; wakes the caller if it was clear and no pass is running.
+    /// The word of page number `page`, whose wake-ups go through `queue` to `group`.
+    pub(crate) fn page(
+        group: &Arc<Readiness>,
+        queue: &Arc<ConcurrentQueue<usize>>,
+        page: usize,
+    ) -> Self {
+        Readiness {
+            word: AtomicUsize::new(0),
+            up: Up::Page {
+                group: Arc::clone(group),
+                queue: Arc::clone(queue),
+                page,
+            },
+        }
+    }
+
+    /// Sets `bit`. On the group's word, wakes the caller if the bit was clear and no pass is
+    /// running; on a page's, queues the page if no bit was set.
     pub(crate) fn wake(&self, bit: usize) {
-        if self.word.fetch_or(bit, Ordering::AcqRel) & (bit | POLLING) == 0 {
-            self.caller.wake();
+        match &self.up {
+            Up::Caller(caller) => {
+                if self.word.fetch_or(bit, Ordering::AcqRel) & (bit | POLLING) == 0 {
+                    caller.wake();
+                }
+            }
+            Up::Page { group, queue, page } => {
+                if self.word.fetch_or(bit, Ordering::AcqRel) == 0 {
+                    if queue.push(*page).is_err() {
+                        unreachable!("the page queue is unbounded and never closed");
+                    }
+                    group.wake(PAGES);
+                }
+            }
+        }
+    }
+
+    fn caller(&self) -> &AtomicWaker {
+        match &self.up {
+            Up::Caller(caller) => caller,
+            Up::Page { .. } => unreachable!("a page's word has no caller"),
         }
     }
 
@@ -66,20 +118,25 @@ impl Readiness {
     /// during the pass. A wake-up that finds `POLLING` clear finds the waker registered; one that
     /// found it set is in the returned bits.
     pub(crate) fn end_pass(&self, caller: &Waker) -> usize {
-        self.caller.register(caller);
+        self.caller().register(caller);
         self.word.fetch_and(!POLLING, Ordering::AcqRel) & !POLLING
     }
 
     /// Drops the caller's waker: the group has ended, and wakers that outlive it must not keep
     /// the caller's alive.
     pub(crate) fn release_caller(&self) {
-        drop(self.caller.take());
+        drop(self.caller().take());
     }
 
     /// Clears `bit`; whether it was set. A read-modify-write, so it sees every wake-up that came
     /// before it in the word's order.
     pub(crate) fn take(&self, bit: usize) -> bool {
         self.word.fetch_and(!bit, Ordering::AcqRel) & bit != 0
+    }
+
+    /// Takes every bit (a page's word, when its turn comes in a pass).
+    pub(crate) fn take_all(&self) -> usize {
+        self.word.swap(0, Ordering::AcqRel)
     }
 
     /// Whether `bit` is set (a load: cheaper than [`take`](Self::take) when it usually is not).

@@ -4,10 +4,11 @@
 //! - the handle inbox: the group ends while loom threads push through a `Handle`, and the
 //!   group's stream waits for a handle that pushes and is dropped on another thread;
 //! - the wake-up path: a waiting task woken from another thread while the group's passes take
-//!   the readiness word, beside a sibling that wakes itself; a waker lent to a task for one poll,
-//!   handed by that task to another thread that wakes it and drops it while the group decides
-//!   where the task goes, and lent next to the task polled after it. A lost wake-up would leave
-//!   `block_on` parked, which loom reports as a deadlock.
+//!   the readiness word, in one of the group's slots and in a page beyond them, beside a sibling
+//!   that wakes itself; a waker lent to a task for one poll, handed by that task to another
+//!   thread that wakes it and drops it while the group decides where the task goes, and lent
+//!   next to the task polled after it. A lost wake-up would leave `block_on` parked, which loom
+//!   reports as a deadlock.
 //!
 //! For the inbox:
 //!
@@ -179,6 +180,17 @@ struct Signal {
 }
 
 impl Signal {
+    /// Sends one, and wakes the waiter through the waker it keeps: no waker of the group's is
+    /// dropped on the sending thread. (A page's waker can be the last owner of the page's word,
+    /// whose `Arc` is `std`'s: loom would not see that drop ordered after the group's last use.)
+    fn send_keeping_the_waker(&self) {
+        let state = &mut *self.state.lock().unwrap();
+        state.0 += 1;
+        if let Some(waker) = &state.1 {
+            waker.wake_by_ref();
+        }
+    }
+
     fn send(&self) {
         let waker = {
             let mut state = self.state.lock().unwrap();
@@ -230,6 +242,67 @@ fn a_waiting_task_woken_from_another_thread_is_always_polled() {
             })
         };
         assert_eq!(block_on(&mut group), Ok(vec![2]));
+        sender.join().unwrap();
+    });
+}
+
+/// Waits, holding its waker, until released; then returns `Ok(0)`. Fills one of the group's slots.
+struct Filler {
+    released: Arc<std::sync::atomic::AtomicBool>,
+    wakers: Arc<std::sync::Mutex<Vec<std::task::Waker>>>,
+}
+
+impl Future for Filler {
+    type Output = Result<u32, ()>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if self.released.load(std::sync::atomic::Ordering::SeqCst) {
+            return Poll::Ready(Ok(0));
+        }
+        self.wakers.lock().unwrap().push(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+/// With every one of the group's slots taken by a task that waits, the next task waits in a
+/// page, and is woken from another thread, twice: the page's word, the page queue and the
+/// group's word race the passes that take them. A lost wake-up would leave `block_on` parked.
+#[test]
+fn a_task_waiting_in_a_page_woken_from_another_thread_is_always_polled() {
+    const SLOTS: usize = usize::BITS as usize - 4;
+    loom::model(|| {
+        let released = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let wakers = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let signal = Arc::new(Signal::default());
+        let mut group = ErrGroup::<u32, ()>::new();
+        for _ in 0..SLOTS {
+            group.push(Filler {
+                released: Arc::clone(&released),
+                wakers: Arc::clone(&wakers),
+            });
+        }
+        let waiter = Waiter {
+            signal: Arc::clone(&signal),
+            want: 2,
+        };
+        group.push(async move {
+            let seen = waiter.await?;
+            // Then the fillers may finish.
+            released.store(true, std::sync::atomic::Ordering::SeqCst);
+            let fillers: Vec<std::task::Waker> = wakers.lock().unwrap().drain(..).collect();
+            fillers.into_iter().for_each(std::task::Waker::wake);
+            Ok(seen)
+        });
+        let sender = {
+            let signal = Arc::clone(&signal);
+            thread::spawn(move || {
+                signal.send_keeping_the_waker();
+                signal.send_keeping_the_waker();
+            })
+        };
+        let mut expected = vec![0; SLOTS];
+        expected.push(2);
+        assert_eq!(block_on(&mut group), Ok(expected));
         sender.join().unwrap();
     });
 }
