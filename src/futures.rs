@@ -206,9 +206,13 @@ impl<G: fmt::Debug, F> fmt::Debug for RunUntil<'_, G, F> {
 /// when the last handle is dropped (drop the ones you hold). `try_next` instead answers
 /// `Ok(None)` whenever the group is empty.
 ///
-/// As a [`FusedStream`] it counts as terminated exactly when `next` would return `None`, and
-/// that answer changes only through the group's owner (a push, a new handle), never under a
-/// `select!` from another thread.
+/// As a [`FusedStream`] it counts as terminated once the group has ended, and while it holds no
+/// task, no kept result and no handle; that answer changes only through the group's owner (a
+/// push, a new handle), never under a `select!` from another thread. A [`cancel_on`] stop does
+/// not keep an empty group's stream going: a `select!` waiting on the stream alone does not wait
+/// for the stop (it still ends the group, and the stream's next `next` returns its error).
+///
+/// [`cancel_on`]: crate::ErrGroup::cancel_on
 ///
 /// # Examples
 ///

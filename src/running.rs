@@ -235,26 +235,28 @@ impl<F: Unpin> Running<F> {
     /// its iterator unwinds (a second panic there aborts, as in a `Vec`), and the containers not
     /// reached yet are left to the next call.
     pub(crate) fn drain(&mut self, mut dispose: impl FnMut(F)) {
-        self.occupied = 0;
-        self.woken = 0;
         for queue in [&mut self.due, &mut self.next] {
             let queue = core::mem::take(queue);
             queue.into_iter().for_each(&mut dispose);
         }
-        if let Some(task) = self.first.task.take() {
-            dispose(task);
-        }
+        // The slots are one container: taken out, and only then counted empty (`is_empty`
+        // must not call the group empty while its tasks are still in place).
+        let first = self.first.task.take();
         let rest = core::mem::take(&mut self.rest);
-        rest.into_iter()
-            .filter_map(|slot| slot.task)
+        self.occupied = 0;
+        self.woken = 0;
+        first
+            .into_iter()
+            .chain(rest.into_iter().filter_map(|slot| slot.task))
             .for_each(&mut dispose);
         core::mem::take(&mut self.parked)
             .into_iter()
             .for_each(&mut dispose);
+        let pages = core::mem::take(&mut self.pages);
         self.paged = 0;
         self.page_now = None;
         self.pages_due = 0;
-        core::mem::take(&mut self.pages)
+        pages
             .into_iter()
             .flat_map(|page| page.slots)
             .filter_map(|slot| slot.task)
@@ -273,6 +275,13 @@ impl<F: Future + Unpin> Running<F> {
     /// Starts a pass: called on every poll of the group from outside. Returns the bits of the
     /// readiness word that are not the slots' or the pages' (the inbox's and the stop's).
     pub(crate) fn start_pass(&mut self) -> usize {
+        if let Some((number, bits)) = self.page_now.take() {
+            // Left by a pass that returned a value: back to the page's word, so that the page
+            // has one turn in this pass, wherever its wake-ups came from.
+            if let Some(page) = self.pages.get(number).filter(|_| bits != 0) {
+                page.readiness.wake(bits);
+            }
+        }
         let woken = self.readiness().start_pass();
         self.woken |= woken & self.occupied;
         if woken & PAGES != 0 {
@@ -331,9 +340,16 @@ impl<F: Future + Unpin> Running<F> {
                 self.rest.shrink_to(keep);
             }
         }
-        while self.pages.last().is_some_and(|page| page.occupied == 0) {
+        // Not a queued one: its number must not come round twice in the queue.
+        while self
+            .pages
+            .last()
+            .is_some_and(|page| page.occupied == 0 && !page.readiness.is_queued())
+        {
             self.pages.pop();
         }
+        let pages = self.pages.len();
+        self.spare.retain(|&number| number < pages);
         if self.pages.is_empty() && self.pages.capacity() != 0 {
             // What is still queued is for pages that are gone.
             self.pages = Vec::new();
@@ -493,6 +509,10 @@ impl<F: Future + Unpin> Running<F> {
             Lent::Pending(Held::Waiting) => {
                 *place = Some(task);
                 page.occupied |= bit;
+                if page.occupied == ALL_SLOTS {
+                    // It was the last spare page: now full.
+                    self.spare.pop();
+                }
                 self.paged += 1;
                 None
             }

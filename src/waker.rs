@@ -31,6 +31,9 @@ pub(crate) const SLOTS: usize = usize::BITS as usize - 4;
 pub(crate) const ALL_SLOTS: usize = PAGES - 1;
 /// A page woke: its number is in the page queue.
 pub(crate) const PAGES: usize = 1 << SLOTS;
+/// In a page's word: the page's number is in the page queue. Set with the first bit after the
+/// page's turn, cleared only when its next turn takes the word: a page is queued at most once.
+const QUEUED: usize = PAGES;
 /// A handle pushed a task.
 pub(crate) const INBOX: usize = PAGES << 1;
 /// The stop future woke.
@@ -48,8 +51,8 @@ pub(crate) struct Readiness {
 enum Up {
     /// The group's word: the caller's waker (unless a pass is running).
     Caller(AtomicWaker),
-    /// A page's word: the first bit set queues the page's number, then sets the group's
-    /// [`PAGES`] bit. While the word has a bit set, the page is queued or being polled.
+    /// A page's word: the first bit set since the page's turn queues the page's number (and
+    /// sets [`QUEUED`]), then sets the group's [`PAGES`] bit.
     Page {
         group: Arc<Readiness>,
         queue: Arc<ConcurrentQueue<usize>>,
@@ -82,8 +85,8 @@ impl Readiness {
         }
     }
 
-    /// Sets `bit`. On the group's word, wakes the caller if the bit was clear and no pass is
-    /// running; on a page's, queues the page if no bit was set.
+    /// Sets `bit` (or bits, on a page's word). On the group's word, wakes the caller if the bit
+    /// was clear and no pass is running; on a page's, queues the page unless it is queued.
     pub(crate) fn wake(&self, bit: usize) {
         match &self.up {
             Up::Caller(caller) => {
@@ -92,7 +95,7 @@ impl Readiness {
                 }
             }
             Up::Page { group, queue, page } => {
-                if self.word.fetch_or(bit, Ordering::AcqRel) == 0 {
+                if self.word.fetch_or(bit | QUEUED, Ordering::AcqRel) & QUEUED == 0 {
                     if queue.push(*page).is_err() {
                         unreachable!("the page queue is unbounded and never closed");
                     }
@@ -134,9 +137,15 @@ impl Readiness {
         self.word.fetch_and(!bit, Ordering::AcqRel) & bit != 0
     }
 
-    /// Takes every bit (a page's word, when its turn comes in a pass).
+    /// Takes every bit of a page's word when its turn comes in a pass, [`QUEUED`] too: the next
+    /// wake-up queues the page again. Returns the slots' bits.
     pub(crate) fn take_all(&self) -> usize {
-        self.word.swap(0, Ordering::AcqRel)
+        self.word.swap(0, Ordering::AcqRel) & !QUEUED
+    }
+
+    /// Whether a page's number is in the page queue.
+    pub(crate) fn is_queued(&self) -> bool {
+        self.word.load(Ordering::Acquire) & QUEUED != 0
     }
 
     /// Whether `bit` is set (a load: cheaper than [`take`](Self::take) when it usually is not).

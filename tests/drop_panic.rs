@@ -39,7 +39,7 @@ async fn hold<G, E>(guard: G) -> Result<u32, E> {
 }
 
 /// A task that never finishes, keeps the waker it was given (so it waits in one of the slab's
-/// slots, or in the set beyond them) and holds `guard` until it is dropped.
+/// slots, or in a page beyond them) and holds `guard` until it is dropped.
 async fn wait_holding<G, E>(guard: G) -> Result<u32, E> {
     let _guard = guard;
     let mut kept = None;
@@ -656,6 +656,41 @@ fn regression_the_failing_task_is_dropped_after_the_token_fired() {
             *seen.lock().unwrap(),
             Some(true),
             "{siblings} siblings: the failing task was dropped before the token fired"
+        );
+    }
+}
+
+/// Regression (found by review): the slots were counted empty before their tasks were taken out,
+/// so when a task's destructor panicked during `cancel`, the second round that drops the rest
+/// skipped the tasks waiting in the group's slots: they outlived the panic, and were dropped
+/// only with the group. In the group's slots and in a page beyond them.
+#[test]
+fn regression_cancel_with_a_panicking_destructor_still_drops_the_waiting_tasks() {
+    quiet_provoked_panics();
+    const SLOTS: usize = usize::BITS as usize - 4;
+    for waiting in [1, SLOTS + 1] {
+        let drops = Drops::new();
+        let mut group = ErrGroup::<u32, ()>::new();
+        for _ in 0..waiting {
+            group.push(wait_holding(drops.guard()));
+        }
+        assert!(poll_once(&mut group).is_pending());
+        let bomb = PanicOnDrop;
+        group.push(async move {
+            let _bomb = bomb; // never started: its destructor runs in the cancel
+            Ok(1)
+        });
+        let cancelled = panic::catch_unwind(AssertUnwindSafe(|| group.cancel()));
+        assert!(
+            cancelled.is_err(),
+            "the destructor's panic reaches the caller"
+        );
+        assert_eq!(drops.get(), waiting, "{waiting} waiting: all dropped");
+        drop(group);
+        assert_eq!(
+            drops.get(),
+            waiting,
+            "{waiting} waiting: none dropped twice"
         );
     }
 }

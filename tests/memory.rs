@@ -127,3 +127,79 @@ fn regression_a_drained_burst_leaves_no_memory_behind() {
         );
     }
 }
+
+/// Regression (found by review): a page that filled up, lost one task and filled up again put
+/// its number on the list of pages with a free slot every time, so a steady group (the group's
+/// slots and one page full, one page task finishing and another taking its place) grew that
+/// list by a word per task, for ever.
+#[test]
+fn regression_a_full_page_that_churns_keeps_no_memory() {
+    use std::future::Future;
+    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    use std::sync::Arc;
+    use std::task::{Context, Poll, Waker};
+
+    const SLOTS: usize = usize::BITS as usize - 4;
+    const CYCLES: usize = if cfg!(miri) { 600 } else { 20_000 };
+    let _turn = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+
+    /// Whether the test finished the task, and the waker the task keeps.
+    type Job = Arc<(AtomicBool, Mutex<Option<Waker>>)>;
+
+    /// A task that keeps its waker until the test finishes it.
+    fn job() -> (Job, impl Future<Output = Result<usize, ()>>) {
+        let state = Arc::new((AtomicBool::new(false), Mutex::new(None::<Waker>)));
+        let shared = Arc::clone(&state);
+        let task = std::future::poll_fn(move |cx: &mut Context<'_>| {
+            if shared.0.load(SeqCst) {
+                return Poll::Ready(Ok(0));
+            }
+            *shared.1.lock().unwrap() = Some(cx.waker().clone());
+            Poll::Pending
+        });
+        (state, task)
+    }
+    fn finish(state: &(AtomicBool, Mutex<Option<Waker>>)) {
+        state.0.store(true, SeqCst);
+        if let Some(waker) = state.1.lock().unwrap().take() {
+            waker.wake();
+        }
+    }
+
+    let waker = futures::task::noop_waker();
+    let mut cx = Context::from_waker(&waker);
+    let mut group = ErrGroup::<usize, ()>::new();
+    let mut jobs = std::collections::VecDeque::new();
+    for _ in 0..2 * SLOTS {
+        let (state, task) = job();
+        jobs.push_back(state);
+        group.push(task);
+    }
+    // Takes every result there is (the group future would keep them all), until it waits.
+    let mut poll = |group: &mut ErrGroup<'_, usize, ()>| loop {
+        match std::pin::Pin::new(&mut group.try_next()).poll(&mut cx) {
+            Poll::Ready(Ok(Some(_))) => continue,
+            Poll::Pending => break,
+            other => panic!("{other:?}"),
+        }
+    };
+    poll(&mut group);
+    let mut cycle = |group: &mut ErrGroup<'_, usize, ()>| {
+        // The oldest page task finishes; a new one takes its slot.
+        finish(&jobs.remove(SLOTS).unwrap());
+        poll(group);
+        let (state, task) = job();
+        jobs.push_back(state);
+        group.push(task);
+        poll(group);
+    };
+    for _ in 0..100 {
+        cycle(&mut group); // warm-up
+    }
+    let ((), kept) = bytes_kept(|| (0..CYCLES).for_each(|_| cycle(&mut group)));
+    assert_eq!(group.len(), 2 * SLOTS);
+    assert!(
+        kept < 4096,
+        "{kept} bytes kept by {CYCLES} cycles of a steady group"
+    );
+}

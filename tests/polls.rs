@@ -428,10 +428,10 @@ impl<E> Future for Waits<E> {
     }
 }
 
-/// Regression: a yielding task beyond the slab (in the `FuturesUnordered` set) was polled more
-/// than once per poll of the group: twice when it is the set's only task, up to four times with
-/// one waiting sibling in the set (`FuturesUnordered` polls it twice per call, and the group's
-/// "second call" of the pass polls it again).
+/// Regression: a yielding task beyond the slab (then in a `FuturesUnordered` set, now in a page)
+/// was polled more than once per poll of the group: twice when it is the set's only task, up to
+/// four times with one waiting sibling in the set (`FuturesUnordered` polls it twice per call,
+/// and the group's "second call" of the pass polls it again).
 #[test]
 fn regression_a_yielding_task_beyond_the_slab_is_polled_once_per_group_poll() {
     for extra_waiters in [0, 1] {
@@ -450,7 +450,7 @@ fn regression_a_yielding_task_beyond_the_slab_is_polled_once_per_group_poll() {
         assert_eq!(
             per_pass,
             [1, 1, 1, 1],
-            "{extra_waiters} extra waiters in the set"
+            "{extra_waiters} extra waiters beyond the slab"
         );
     }
 }
@@ -467,6 +467,147 @@ fn regression_a_nested_group_beyond_the_slab_polls_its_yielding_task_once_per_ou
             Ok(vec![])
         });
     }
+    let polls = Arc::new(AtomicUsize::new(0));
+    let mut inner = ErrGroup::<(), ()>::new();
+    inner.push(support::CountsPolls(Arc::clone(&polls)));
+    outer.push(inner);
+    let mut per_pass = vec![];
+    for _ in 0..4 {
+        let before = polls.load(SeqCst);
+        assert!(poll_once(&mut outer).is_pending());
+        per_pass.push(polls.load(SeqCst) - before);
+    }
+    assert_eq!(per_pass, [1, 1, 1, 1]);
+}
+
+/// Keeps a clone of its waker in `kept`, wakes it on every poll (a task whose event source
+/// keeps firing), and counts its polls; never completes.
+struct KeepsWaking {
+    polls: Arc<AtomicUsize>,
+    kept: Arc<Mutex<Option<Waker>>>,
+}
+
+impl KeepsWaking {
+    fn new(polls: &Arc<AtomicUsize>) -> Self {
+        KeepsWaking {
+            polls: Arc::clone(polls),
+            kept: Arc::default(),
+        }
+    }
+}
+
+impl Future for KeepsWaking {
+    type Output = Result<u32, ()>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.polls.fetch_add(1, SeqCst);
+        let waker = cx.waker().clone();
+        waker.wake_by_ref();
+        *self.kept.lock().unwrap() = Some(waker);
+        Poll::Pending
+    }
+}
+
+/// How many times the task counting into `polls` was polled in each of `passes` polls of the
+/// group future.
+fn polls_per_pass(
+    group: &mut ErrGroup<'_, u32, ()>,
+    polls: &AtomicUsize,
+    passes: usize,
+) -> Vec<usize> {
+    (0..passes)
+        .map(|_| {
+            let before = polls.load(SeqCst);
+            assert!(poll_once(&mut *group).is_pending());
+            polls.load(SeqCst) - before
+        })
+        .collect()
+}
+
+/// Regression (found by review): a page's number went into the page queue whenever its word
+/// went from clear to set, and single bits are cleared outside the page's turn (a task that
+/// yields and leaves its slot): so a page could be queued twice, and a task in it that wakes
+/// itself was polled once per copy in every pass (101 times with 100 tasks yielding before it).
+/// A page is now queued at most once until its turn.
+#[test]
+fn regression_a_page_queued_twice_polls_its_task_once_per_pass() {
+    for yielders in [0, 1, 100] {
+        let mut group = ErrGroup::<u32, ()>::new();
+        for _ in 0..SLOTS {
+            group.push(async {
+                waits::<()>().await?;
+                Ok(0)
+            });
+        }
+        for _ in 0..yielders {
+            // Lent a page slot's waker, wakes it and keeps no clone: leaves the page's slot.
+            group.push(async {
+                support::yield_times(1).await;
+                Ok(0)
+            });
+        }
+        let polls = Arc::new(AtomicUsize::new(0));
+        group.push(KeepsWaking::new(&polls));
+        assert_eq!(
+            polls_per_pass(&mut group, &polls, 6),
+            [1; 6],
+            "{yielders} tasks yielding before it"
+        );
+    }
+}
+
+/// Regression (found by review): a pass that hands out a value (`try_next`) in the middle of a
+/// page's turn left the page's other woken slots for the next pass, and that pass polled them
+/// from there and again from the page's next turn, if the page was queued meanwhile.
+#[test]
+fn regression_a_page_left_by_try_next_polls_its_tasks_once_in_the_next_pass() {
+    let mut group = ErrGroup::<u32, ()>::new();
+    for _ in 0..SLOTS {
+        group.push(async {
+            waits::<()>().await?;
+            Ok(0)
+        });
+    }
+    // Page 0, slot 0: completes once woken.
+    let first = Arc::new(Mutex::new(None::<Waker>));
+    let mut polled = false;
+    let kept = Arc::clone(&first);
+    group.push(std::future::poll_fn(move |cx| {
+        if std::mem::replace(&mut polled, true) {
+            return Poll::Ready(Ok(7));
+        }
+        *kept.lock().unwrap() = Some(cx.waker().clone());
+        Poll::Pending
+    }));
+    // Page 0, slot 1: wakes itself on every poll.
+    let polls = Arc::new(AtomicUsize::new(0));
+    let second = KeepsWaking::new(&polls);
+    let kept = Arc::clone(&second.kept);
+    group.push(second);
+    assert_eq!(polls_per_pass(&mut group, &polls, 1), [1]);
+    first.lock().unwrap().take().unwrap().wake();
+    // The page's turn takes both slots; the first completes, and `try_next` returns with the
+    // second's poll left for the next pass.
+    assert_eq!(poll_once(&mut group.try_next()), Poll::Ready(Ok(Some(7))));
+    assert_eq!(polls.load(SeqCst), 1);
+    kept.lock().unwrap().as_ref().unwrap().wake_by_ref(); // queues the page again
+    assert_eq!(polls_per_pass(&mut group, &polls, 4), [1; 4]);
+}
+
+/// The nested form of the first regression: an inner group in a page, behind a sibling that
+/// yields once, polls its self-waking task once per poll of the outer group.
+#[test]
+fn regression_a_nested_group_in_a_page_behind_a_yielding_sibling_polls_its_task_once() {
+    let mut outer = ErrGroup::<Vec<()>, ()>::new();
+    for _ in 0..SLOTS {
+        outer.push(async {
+            waits::<()>().await?;
+            Ok(vec![])
+        });
+    }
+    outer.push(async {
+        support::yield_times(1).await;
+        Ok(vec![])
+    });
     let polls = Arc::new(AtomicUsize::new(0));
     let mut inner = ErrGroup::<(), ()>::new();
     inner.push(support::CountsPolls(Arc::clone(&polls)));
