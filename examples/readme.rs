@@ -176,6 +176,7 @@ async fn job_loop(mut jobs: futures::channel::mpsc::Receiver<u32>) -> Vec<Result
     let mut report = |result| reported.push(print_result(result));
     let mut group = ErrGroup::<Result<Json, ApiError>, Infallible>::new();
     loop {
+        // `jobs` is a `FusedStream`: a channel's receiver, or any stream's `.fuse()`
         futures::select! {
             job = jobs.next() => if let Some(job) = job {
                 group.push(async move { Ok(run(job).await) }); // the job's error is a value

@@ -529,9 +529,10 @@ macro_rules! front {
             ///
             /// After `Ok(None)` the group stays usable: push more tasks and call `try_next`
             /// again (a crawler loop). A later `.await` of the group returns only the results
-            /// `try_next` did not. After an error the group has failed like the group future:
-            /// every other task is dropped, the token fires, and `try_next` returns `Ok(None)`
-            /// from then on.
+            /// `try_next` did not, and finishes the group (its token fires with `Finished`; a
+            /// group that is only dropped reports `Dropped`). After an error the group has failed
+            /// like the group future: every other task is dropped, the token fires, `try_next`
+            /// returns `Ok(None)` from then on, and awaiting the group panics, as after any end.
             ///
             /// # Cancel safety
             ///

@@ -83,7 +83,9 @@
 //! # });
 //! ```
 //!
-//! `errgroup![a, b, c]` builds a group from a list, and `collect()` one from an iterator.
+//! `errgroup![a, b, c]` builds a group from a list, and `collect()` one from an iterator. Declare
+//! what the tasks borrow before the group: the tasks live as long as the group does (E0597
+//! otherwise, as with any collection of futures).
 //!
 //! # A concurrency limit
 //!
@@ -212,8 +214,32 @@
 //!
 //! **A parent's cancellation** (Go's `WithContext(parent)`): a group nested in another group's
 //! task needs nothing, since it is dropped with its task. A group the parent cannot drop (in a
-//! spawned task, say) ends with it through the parent's token:
-//! `group.cancel_on(async move { parent.cancelled().await; Error::Cancelled })`.
+//! spawned task, say) ends with it through the parent's token. The token fires when the parent
+//! ends for any reason, success included (as Go's context does); to end the child only when the
+//! parent failed, look at the cause:
+//!
+//! ```
+//! use errgroup::{Cause, ErrGroup};
+//!
+//! # #[derive(Debug, PartialEq)]
+//! # enum Error { Cancelled, Downstream }
+//! # futures::executor::block_on(async {
+//! let mut parent = ErrGroup::<(), Error>::new();
+//! let token = parent.token();
+//! let mut child = ErrGroup::<(), Error>::new();
+//! child.push(std::future::pending()); // a call the parent cannot drop
+//! child.cancel_on(async move {
+//!     token.cancelled().await;
+//!     if token.cause() == Some(Cause::Finished) {
+//!         std::future::pending::<()>().await; // the parent succeeded: leave the child be
+//!     }
+//!     Error::Cancelled
+//! });
+//! parent.push(async { Err(Error::Downstream) });
+//! assert_eq!(parent.await, Err(Error::Downstream));
+//! assert_eq!(child.await, Err(Error::Cancelled));
+//! # });
+//! ```
 //!
 //! **Why the stop future returns the error.** A panic becomes the group's error through
 //! `E: From<Panicked>` because the group cannot know what a panic means to the caller. A stop,
@@ -251,13 +277,22 @@
 //! ```
 //!
 //! `try_next` is cancel safe, so it can sit in a `select!` loop beside other work.
-//! [`ErrGroup::stream`] is the same sequence as a `Stream`, for `StreamExt` and `TryStreamExt`.
-//! A [`Handle`] pushes from inside the tasks themselves, or from other threads, and wakes
-//! whoever waits on the group.
+//! [`ErrGroup::stream`] is the same sequence as a `Stream`, for `StreamExt` and `TryStreamExt`,
+//! with one difference: while a [`Handle`] lives, the stream of an empty group waits for its
+//! pushes (a channel's receiver waits for its senders), so drop the handles you hold before
+//! collecting it. A handle pushes from inside the tasks themselves, or from other threads, and
+//! wakes whoever waits on the group.
+//!
+//! `try_next` leaves the group open: after `Ok(None)`, push more or **await the group to finish
+//! it**. `group.await` then returns what `try_next` did not take (nothing, after a full loop) and
+//! fires the token with [`Cause::Finished`]; a group that is only dropped reports
+//! [`Cause::Dropped`] to work that waits for its verdict.
 //!
 //! **A loop that must outlive a failed job** keeps the errors as values: with `E = Infallible`
-//! and a `Result` for `T`, no job fails the group. With `futures::select!` (on any runtime),
-//! the group's branch sleeps while the group is empty and wakes at the next push:
+//! and a `Result` for `T`, no job fails the group (a panicking job still would: catch it in the
+//! job with `AssertUnwindSafe(job).catch_unwind()` to turn it into a value too). With
+//! `futures::select!` (on any runtime), the group's branch sleeps while the group is empty and
+//! wakes at the next push:
 //!
 //! ```
 //! use std::convert::Infallible;
@@ -327,8 +362,8 @@
 //!
 //! The token also says *why* the group ended (Go's `context.Cause`): [`CancelToken::cause`] is
 //! `None` while the group runs, then [`Cause::Finished`], [`Cause::Failed`],
-//! [`Cause::Panicked`], [`Cause::Cancelled`] or [`Cause::Dropped`], whichever came first. Work that must commit on
-//! success and roll back otherwise reads it after the token fired:
+//! [`Cause::Panicked`], [`Cause::Cancelled`] or [`Cause::Dropped`], whichever came first. Work
+//! that must commit on success and roll back otherwise reads it after the token fired:
 //!
 //! ```
 //! use errgroup::{Cause, ErrGroup};
