@@ -28,7 +28,7 @@
 //!
 //! Each point is measured once per round (`BENCH_ROUNDS`, default 3), the rounds one after the
 //! other, as `group/contender/n-rROUND`; `python3 docs/chart.py` takes the median over the rounds
-//! and turns criterion's output into the README's table and `docs/benchmarks.svg`.
+//! and turns criterion's output into the tables of `docs/benchmarks.md` and its chart.
 //!
 //! This file is the one bench of the `errgroup-benches` package (`benches/Cargo.toml`), a member
 //! of the root workspace, so that criterion and the peers are not dev-dependencies of `errgroup`.

@@ -5,8 +5,8 @@
 //! `valgrind --tool=callgrind`, counting only the instructions executed inside `measure` (one
 //! run of the case, after one uncounted warm-up run of the same case), and prints the
 //! instructions per task of every contender, and ErrGroup's count divided by each peer's, as
-//! Markdown tables for the README. A filter argument keeps the cases whose name contains it.
-//! Without valgrind it says so and exits non-zero.
+//! Markdown tables for `docs/benchmarks.md`. A filter argument keeps the cases whose name
+//! contains it. Without valgrind it says so and exits non-zero.
 
 mod work;
 
@@ -200,7 +200,8 @@ fn main() {
     print_tables(&counts);
 }
 
-/// The README's tables: instructions per task, and ErrGroup's count divided by each peer's.
+/// The tables of `docs/benchmarks.md`: instructions per task, and ErrGroup's count divided by
+/// each peer's.
 fn print_tables(counts: &[(Case, u64)]) {
     let get = |scenario: &str, contender: &str, n: usize| {
         counts
@@ -209,8 +210,8 @@ fn print_tables(counts: &[(Case, u64)]) {
             .map(|&(_, total)| total)
     };
     println!();
-    println!("| instructions per task | n | ErrGroup | raw `FuturesUnordered`, boxed | `try_join_all`, boxed | futures-concurrency `try_join`, boxed |");
-    println!("|---|---:|---:|---:|---:|---:|");
+    println!("| instructions per task | n | ErrGroup | raw `FuturesUnordered`, boxed | `try_join_all`, boxed | futures-concurrency `try_join`, boxed | `buffered(16)`, boxed |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
     let mut rows: Vec<(&str, usize)> = vec![];
     for (case, _) in counts {
         if !rows.contains(&(case.scenario, case.n)) {
@@ -223,16 +224,17 @@ fn print_tables(counts: &[(Case, u64)]) {
             None => "–".to_string(),
         };
         println!(
-            "| `{scenario}` | {n} | {} | {} | {} | {} |",
+            "| `{scenario}` | {n} | {} | {} | {} | {} | {} |",
             cell("errgroup"),
             cell("futures_unordered_boxed"),
             cell("try_join_all_boxed"),
-            cell("fc_try_join_boxed")
+            cell("fc_try_join_boxed"),
+            cell("buffered_boxed")
         );
     }
     println!();
-    println!("| ErrGroup ÷ peer, instructions | n | raw `FuturesUnordered`, boxed | `try_join_all`, boxed | futures-concurrency `try_join`, boxed |");
-    println!("|---|---:|---:|---:|---:|");
+    println!("| ErrGroup ÷ peer, instructions | n | raw `FuturesUnordered`, boxed | `try_join_all`, boxed | futures-concurrency `try_join`, boxed | `buffered(16)`, boxed |");
+    println!("|---|---:|---:|---:|---:|---:|");
     for &(scenario, n) in &rows {
         let Some(ours) = get(scenario, "errgroup", n) else {
             continue;
@@ -242,10 +244,11 @@ fn print_tables(counts: &[(Case, u64)]) {
             None => "–".to_string(),
         };
         println!(
-            "| `{scenario}` | {n} | {} | {} | {} |",
+            "| `{scenario}` | {n} | {} | {} | {} | {} |",
             cell("futures_unordered_boxed"),
             cell("try_join_all_boxed"),
-            cell("fc_try_join_boxed")
+            cell("fc_try_join_boxed"),
+            cell("buffered_boxed")
         );
     }
 }

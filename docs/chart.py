@@ -1,16 +1,18 @@
 #!/usr/bin/env python3
-"""Turns criterion's output for `benches/compare.rs` into the README's ratio table and chart.
+"""Turns criterion's output for `benches/compare.rs` into the ratio tables of docs/benchmarks.md
+and the chart docs/benchmarks.svg.
 
     cargo bench --bench compare      # writes target/criterion/**/new/estimates.json
-    python3 docs/chart.py            # prints the table, writes docs/benchmarks.svg
+    python3 docs/chart.py            # prints the tables, writes them and the chart
 
 Every number is a ratio of medians from the same run: ErrGroup's time divided by the peer's, so
 below 1 means ErrGroup is faster. The bench measures each point once per round (`n-rROUND`), so
 each round gives one ratio from two medians measured seconds apart, and the table shows the median
 of those ratios (after a run with fewer rounds than an earlier one, remove target/criterion first
 so that no stale round is counted). Options: `--criterion DIR` (default target/criterion),
-`--svg FILE` (default docs/benchmarks.svg), `--readme FILE` to also replace the table between the
-`<!-- bench-table -->` and `<!-- /bench-table -->` markers in that file. Standard library only.
+`--svg FILE` (default docs/benchmarks.svg), `--doc FILE` (default docs/benchmarks.md): the tables
+replace what is between the `<!-- bench-table -->` and `<!-- /bench-table -->` markers there
+(`--doc ''` only prints them). Standard library only.
 """
 
 import argparse
@@ -39,34 +41,43 @@ EXTRA = [
     ("failfast", "futures_unordered_boxed", "raw `FuturesUnordered`, boxed"),
     ("limit", "buffered_boxed", "`stream::iter(..).buffered(16)`, boxed"),
     ("limit", "buffered", "`stream::iter(..).buffered(16)`, unboxed"),
-    ("nested", "futures_unordered_boxed", "15 × 15 tree of raw `FuturesUnordered`s, boxed"),
+]
+# The `shapes` scenario: the trees services build, by name, and the trees they are compared with.
+SHAPES = [
+    ("3", "flat 3"),
+    ("6", "flat 6"),
+    ("10", "flat 10"),
+    ("6x6", "6 × 6"),
+    ("6x6x6", "6 × 6 × 6"),
+    ("4x4x4x4", "4 × 4 × 4 × 4"),
+    ("6x6x6x6x6", "five levels of 6"),
+]
+SHAPE_PEERS = [
+    ("futures_unordered_boxed", "tree of boxed `FuturesUnordered`s"),
+    ("try_join_all_boxed", "tree of boxed `try_join_all`s"),
 ]
 
 
 def target(group, peer, n):
     """The largest ratio the project accepts, or None where no target applies."""
+    if group == "shapes":
+        if peer == "futures_unordered_boxed":
+            return 1.0
+        if peer == "try_join_all_boxed" and "x" not in str(n):
+            return 1.3
+        return None
     if peer == "joinset":
         return 0.5
     if group == "failfast":
-        return 1.3
-    if group == "limit":
-        return 1.0 if peer == "buffered_boxed" else None
-    if group == "nested":
         return 1.0
+    if group == "limit":
+        return 0.5 if peer == "buffered_boxed" else None
     if group not in ("ready", "yield1"):
         return None
-    if n >= 1000:
-        return {
-            "try_join_all_boxed": 1.0,
-            "futures_unordered_boxed": 1.0,
-            "fc_try_join_boxed": 1.5,
-        }.get(peer)
-    if n == 10:
-        return {
-            "try_join_all_boxed": 1.3,
-            "futures_unordered_boxed": 0.7,
-            "fc_try_join_boxed": 1.0,
-        }.get(peer)
+    if n >= 1000 and peer == "futures_unordered_boxed":
+        return 0.7
+    if n == 10 and peer == "try_join_all_boxed":
+        return 1.3
     return None
 
 
@@ -83,10 +94,11 @@ def load(root):
         path = os.path.join(directory, "estimates.json")
         with open(path) as f:
             estimates = json.load(f)
-        value = re.fullmatch(r"(\d+)-r(\d+)", bench["value_str"] or "")
+        value = re.fullmatch(r"(\w+)-r(\d+)", bench["value_str"] or "")
         if value is None:
             continue
-        key = (bench["group_id"], bench["function_id"], int(value.group(1)))
+        n = value.group(1)
+        key = (bench["group_id"], bench["function_id"], int(n) if n.isdigit() and bench["group_id"] != "shapes" else n)
         rounds.setdefault(key, {})[int(value.group(2))] = estimates["median"]["point_estimate"]
         newest = max(newest, os.path.getmtime(path))
     count = max((len(times) for times in rounds.values()), default=0)
@@ -115,7 +127,15 @@ def cell(value, limit):
 
 
 def table(medians):
-    lines = []
+    lines = ["| `shapes`: ErrGroup ÷ | " + " | ".join(label for _, label in SHAPE_PEERS) + " |"]
+    lines.append("|---|" + "---:|" * len(SHAPE_PEERS))
+    for shape, label in SHAPES:
+        cells = [
+            cell(ratio(medians, "shapes", peer, shape), target("shapes", peer, shape))
+            for peer, _ in SHAPE_PEERS
+        ]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines.append("")
     for group in ("ready", "yield1"):
         lines.append(f"| `{group}`: ErrGroup ÷ | " + " | ".join(f"n = {size(n)}" for n in SIZES) + " |")
         lines.append("|---|" + "---:|" * len(SIZES))
@@ -211,8 +231,32 @@ def line_panel(out, panel, medians, group):
             out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{COLORS[peer]}"/>')
 
 
+def shapes_panel(out, panel, medians):
+    """Two bars per shape: against the tree of `FuturesUnordered`s and of `try_join_all`s."""
+    panel.frame(out, "shapes: ErrGroup time ÷ the same tree's")
+    slot = panel.w / len(SHAPES)
+    width = slot * 0.34
+    for i, (shape, label) in enumerate(SHAPES):
+        for j, (peer, _) in enumerate(SHAPE_PEERS):
+            value = ratio(medians, "shapes", peer, shape)
+            if value is None:
+                continue
+            x = panel.x + slot * i + slot * 0.14 + j * width
+            top, base = panel.ypos(value), panel.ypos(1)
+            y, height = min(top, base), abs(base - top)
+            out.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{width:.1f}" height="{max(height, 1):.1f}" fill="{COLORS[peer]}" opacity="0.8"/>')
+            limit = target("shapes", peer, shape)
+            if limit is not None:
+                ly = panel.ypos(limit)
+                out.append(f'<line x1="{x - 2:.1f}" x2="{x + width + 2:.1f}" y1="{ly:.1f}" y2="{ly:.1f}" class="target"/>')
+            label_y = (top - 4) if value > 1 else min(top + 12, panel.y + panel.h - 4)
+            out.append(f'<text x="{x + width / 2:.1f}" y="{label_y:.1f}" class="small">{value:.2f}</text>')
+        out.append(f'<text x="{panel.x + slot * (i + 0.5):.1f}" y="{panel.y + panel.h + 15}" class="xtick">{esc(shape.replace("6x6x6x6x6", "6^5").replace("x", "×"))}</text>')
+    out.append(f'<text x="{panel.x + panel.w / 2}" y="{panel.y + panel.h + 36}" class="xlabel">flat groups, then nested (one leaf woken at a time)</text>')
+
+
 def bar_panel(out, panel, medians):
-    panel.frame(out, "failfast, limit and nested: ErrGroup ÷ peer")
+    panel.frame(out, "failfast and limit: ErrGroup ÷ peer")
     bars = []
     for group, peer, _ in EXTRA:
         for n in sorted(n for (g, f, n) in medians if g == group and f == peer):
@@ -220,7 +264,7 @@ def bar_panel(out, panel, medians):
             if value is not None:
                 name = "vs FU" if peer.startswith("futures_unordered") else "vs buffered"
                 boxed = "(boxed)" if peer.endswith("_boxed") else "(unboxed)"
-                bars.append((group, f"n = {size(n)}", name, boxed, value, target(group, peer, n)))
+                bars.append((group, size(n), name, boxed, value, target(group, peer, n)))
     if not bars:
         return
     slot = panel.w / len(bars)
@@ -242,7 +286,7 @@ def bar_panel(out, panel, medians):
 
 
 def svg(medians, caption):
-    width, height = 1180, 490
+    width, height = 1180, 515
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif">',
         "<style>"
@@ -255,23 +299,28 @@ def svg(medians, caption):
         ".xtick{font-size:11px;text-anchor:middle;fill:#444}"
         ".xlabel{font-size:12px;text-anchor:middle}"
         ".value{font-size:11px;text-anchor:middle}"
+        ".small{font-size:9px;text-anchor:middle}"
         ".legend{font-size:12px}"
         ".caption{font-size:11px;fill:#555}"
         "</style>",
         f'<rect width="{width}" height="{height}" fill="white"/>',
     ]
-    line_panel(out, Panel(60, 40, 340, 300), medians, "ready")
-    line_panel(out, Panel(460, 40, 340, 300), medians, "yield1")
-    bar_panel(out, Panel(860, 40, 300, 300), medians)
-    # Legend under the line panels.
+    shapes_panel(out, Panel(60, 40, 400, 300), medians)
+    line_panel(out, Panel(520, 40, 320, 300), medians, "yield1")
+    bar_panel(out, Panel(900, 40, 260, 300), medians)
+    # Legends: the shapes' bars, then the line panel's peers.
+    for i, (peer, label) in enumerate(SHAPE_PEERS):
+        x, y = 60, 418 + i * 18
+        out.append(f'<rect x="{x}" y="{y - 10}" width="24" height="10" fill="{COLORS[peer]}" opacity="0.8"/>')
+        out.append(f'<text x="{x + 30}" y="{y}" class="legend">shapes: against a {esc(label)}</text>')
     for i, (peer, label) in enumerate(PEERS):
-        x, y = 60 + (i % 3) * 265, 420 + (i // 3) * 18
+        x, y = 520 + (i % 2) * 300, 418 + (i // 2) * 18
         dash = ' stroke-dasharray="5,4"' if not peer.endswith("boxed") and peer != "joinset" else ""
         out.append(f'<line x1="{x}" x2="{x + 24}" y1="{y - 4}" y2="{y - 4}" stroke="{COLORS[peer]}" stroke-width="2"{dash}/>')
         out.append(f'<text x="{x + 30}" y="{y}" class="legend">{esc(label)}</text>')
     out.append(
-        f'<text x="860" y="420" class="legend">bars: green = ErrGroup faster,</text>'
-        f'<text x="860" y="438" class="legend">dashed black line = target</text>'
+        f'<text x="60" y="466" class="legend">bars: below the 1× line ErrGroup is faster;</text>'
+        f'<text x="60" y="484" class="legend">dashed black line = the project\'s target</text>'
     )
     out.append(f'<text x="60" y="{height - 8}" class="caption">{esc(caption)}</text>')
     out.append("</svg>")
@@ -282,7 +331,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--criterion", default="target/criterion")
     parser.add_argument("--svg", default="docs/benchmarks.svg")
-    parser.add_argument("--readme")
+    parser.add_argument("--doc", default="docs/benchmarks.md")
     args = parser.parse_args()
 
     medians, newest, rounds = load(args.criterion)
@@ -297,14 +346,14 @@ def main():
         f.write(svg(medians, caption))
     text = table(medians) + f"\n\nMachine and date: {where}; median over {rounds} rounds of the per-round ratios."
     print(text)
-    if args.readme:
-        with open(args.readme) as f:
+    if args.doc:
+        with open(args.doc) as f:
             readme = f.read()
         pattern = re.compile(r"(<!-- bench-table -->\n).*?(<!-- /bench-table -->)", re.S)
         if not pattern.search(readme):
-            sys.exit(f"{args.readme} has no <!-- bench-table --> markers")
+            sys.exit(f"{args.doc} has no <!-- bench-table --> markers")
         readme = pattern.sub(lambda m: m.group(1) + text + "\n" + m.group(2), readme)
-        with open(args.readme, "w") as f:
+        with open(args.doc, "w") as f:
             f.write(readme)
 
 

@@ -88,7 +88,7 @@ fn main() -> Result<(), String> {
         let (mut pages, mut broken) = (0, 0);
 
         // Results arrive in completion order. The loop body is short and never awaits: the
-        // group's fetches only progress while `try_next` polls them (see the README on stalls).
+        // group's fetches only progress while `try_next` polls them (see the README on the one trap).
         while let Some(Fetched { path, links }) = group.try_next().await? {
             let at = t0.elapsed().as_millis();
             let Some(links) = links else {
