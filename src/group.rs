@@ -449,7 +449,10 @@ macro_rules! front {
             }
 
             /// The number of tasks not finished yet: running, waiting behind the limit, or
-            /// pushed through a handle and not yet received.
+            /// pushed through a handle and not yet received. Results that finished during a
+            /// [`run_until`](Self::run_until) and wait for the next `try_next` are counted by
+            /// [`kept`](Self::kept) instead: a loop that must not end while some are kept
+            /// checks both.
             ///
             /// # Examples
             ///
@@ -463,7 +466,8 @@ macro_rules! front {
                 self.core.len()
             }
 
-            /// Whether no task is left (see [`len`](Self::len)).
+            /// Whether no task is left (see [`len`](Self::len)); results may still be
+            /// [`kept`](Self::kept).
             ///
             /// # Examples
             ///
