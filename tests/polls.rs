@@ -428,6 +428,19 @@ impl<E> Future for Waits<E> {
     }
 }
 
+/// A group whose own slots are all taken by tasks that wait for ever: the next task that waits
+/// goes to a page.
+fn slots_taken<T: Default + Send + 'static>() -> ErrGroup<'static, T, ()> {
+    let mut group = ErrGroup::new();
+    for _ in 0..SLOTS {
+        group.push(async {
+            waits::<()>().await?;
+            Ok(T::default())
+        });
+    }
+    group
+}
+
 /// Regression: a yielding task beyond the slab (then in a `FuturesUnordered` set, now in a page)
 /// was polled more than once per poll of the group: twice when it is the set's only task, up to
 /// four times with one waiting sibling in the set (`FuturesUnordered` polls it twice per call,
@@ -441,15 +454,9 @@ fn regression_a_yielding_task_beyond_the_slab_is_polled_once_per_group_poll() {
         }
         let polls = Arc::new(AtomicUsize::new(0));
         group.push(support::CountsPolls(Arc::clone(&polls)));
-        let mut per_pass = vec![];
-        for _ in 0..4 {
-            let before = polls.load(SeqCst);
-            assert!(poll_once(&mut group).is_pending());
-            per_pass.push(polls.load(SeqCst) - before);
-        }
         assert_eq!(
-            per_pass,
-            [1, 1, 1, 1],
+            polls_per_pass(&mut group, &polls, 4),
+            [1; 4],
             "{extra_waiters} extra waiters beyond the slab"
         );
     }
@@ -460,24 +467,12 @@ fn regression_a_yielding_task_beyond_the_slab_is_polled_once_per_group_poll() {
 /// poll of the group, [...] however deep groups are nested").
 #[test]
 fn regression_a_nested_group_beyond_the_slab_polls_its_yielding_task_once_per_outer_poll() {
-    let mut outer = ErrGroup::<Vec<()>, ()>::new();
-    for _ in 0..SLOTS {
-        outer.push(async {
-            waits::<()>().await?;
-            Ok(vec![])
-        });
-    }
+    let mut outer = slots_taken::<Vec<()>>();
     let polls = Arc::new(AtomicUsize::new(0));
     let mut inner = ErrGroup::<(), ()>::new();
     inner.push(support::CountsPolls(Arc::clone(&polls)));
     outer.push(inner);
-    let mut per_pass = vec![];
-    for _ in 0..4 {
-        let before = polls.load(SeqCst);
-        assert!(poll_once(&mut outer).is_pending());
-        per_pass.push(polls.load(SeqCst) - before);
-    }
-    assert_eq!(per_pass, [1, 1, 1, 1]);
+    assert_eq!(polls_per_pass(&mut outer, &polls, 4), [1; 4]);
 }
 
 /// Keeps a clone of its waker in `kept`, wakes it on every poll (a task whose event source
@@ -509,8 +504,8 @@ impl Future for KeepsWaking {
 
 /// How many times the task counting into `polls` was polled in each of `passes` polls of the
 /// group future.
-fn polls_per_pass(
-    group: &mut ErrGroup<'_, u32, ()>,
+fn polls_per_pass<T>(
+    group: &mut ErrGroup<'_, T, ()>,
     polls: &AtomicUsize,
     passes: usize,
 ) -> Vec<usize> {
@@ -531,13 +526,7 @@ fn polls_per_pass(
 #[test]
 fn regression_a_page_queued_twice_polls_its_task_once_per_pass() {
     for yielders in [0, 1, 100] {
-        let mut group = ErrGroup::<u32, ()>::new();
-        for _ in 0..SLOTS {
-            group.push(async {
-                waits::<()>().await?;
-                Ok(0)
-            });
-        }
+        let mut group = slots_taken::<u32>();
         for _ in 0..yielders {
             // Lent a page slot's waker, wakes it and keeps no clone: leaves the page's slot.
             group.push(async {
@@ -560,13 +549,7 @@ fn regression_a_page_queued_twice_polls_its_task_once_per_pass() {
 /// from there and again from the page's next turn, if the page was queued meanwhile.
 #[test]
 fn regression_a_page_left_by_try_next_polls_its_tasks_once_in_the_next_pass() {
-    let mut group = ErrGroup::<u32, ()>::new();
-    for _ in 0..SLOTS {
-        group.push(async {
-            waits::<()>().await?;
-            Ok(0)
-        });
-    }
+    let mut group = slots_taken::<u32>();
     // Page 0, slot 0: completes once woken.
     let first = Arc::new(Mutex::new(None::<Waker>));
     let mut polled = false;
@@ -597,13 +580,7 @@ fn regression_a_page_left_by_try_next_polls_its_tasks_once_in_the_next_pass() {
 /// yields once, polls its self-waking task once per poll of the outer group.
 #[test]
 fn regression_a_nested_group_in_a_page_behind_a_yielding_sibling_polls_its_task_once() {
-    let mut outer = ErrGroup::<Vec<()>, ()>::new();
-    for _ in 0..SLOTS {
-        outer.push(async {
-            waits::<()>().await?;
-            Ok(vec![])
-        });
-    }
+    let mut outer = slots_taken::<Vec<()>>();
     outer.push(async {
         support::yield_times(1).await;
         Ok(vec![])
@@ -612,13 +589,7 @@ fn regression_a_nested_group_in_a_page_behind_a_yielding_sibling_polls_its_task_
     let mut inner = ErrGroup::<(), ()>::new();
     inner.push(support::CountsPolls(Arc::clone(&polls)));
     outer.push(inner);
-    let mut per_pass = vec![];
-    for _ in 0..4 {
-        let before = polls.load(SeqCst);
-        assert!(poll_once(&mut outer).is_pending());
-        per_pass.push(polls.load(SeqCst) - before);
-    }
-    assert_eq!(per_pass, [1, 1, 1, 1]);
+    assert_eq!(polls_per_pass(&mut outer, &polls, 4), [1; 4]);
 }
 
 /// Keeps a clone of its waker in `mine` and counts its polls; on every poll but its first it
