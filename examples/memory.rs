@@ -181,51 +181,58 @@ fn check(what: &str, ratio: f64, most: f64) -> bool {
     met
 }
 
+/// Prints one table of small groups (3, 6 and 10 tasks), ErrGroup against `peer`, and checks each
+/// ratio against its most; whether all were met.
+fn small_groups(
+    title: &str,
+    (peer, most): (&str, f64),
+    tasks: &str,
+    measure: impl Fn(usize) -> (Heap, Heap),
+) -> bool {
+    println!("{title}");
+    println!(
+        "{:>6} {:>20} {:>20} {:>7}",
+        "tasks", "ErrGroup", peer, "ratio"
+    );
+    let mut met = true;
+    for n in [3, 6, 10] {
+        let (ours, theirs) = measure(n);
+        let ratio = ours.bytes as f64 / theirs.bytes as f64;
+        println!(
+            "{n:>6} {:>11} B, {:>3} al {:>11} B, {:>3} al {ratio:>7.2}",
+            ours.bytes, ours.allocations, theirs.bytes, theirs.allocations
+        );
+        met &= check(
+            &format!("{n} {tasks} tasks, ErrGroup / {peer}"),
+            ratio,
+            most,
+        );
+    }
+    met
+}
+
 fn main() {
     // `block_on` makes its thread's waker on first use; made here, it is not counted below.
     block_on(async {});
     let mut met = true;
 
-    println!("small groups whose tasks wait (live bytes, allocations):");
-    println!(
-        "{:>6} {:>20} {:>20} {:>7}",
-        "tasks", "ErrGroup", "FuturesUnordered", "ratio"
+    met &= small_groups(
+        "small groups whose tasks wait (live bytes, allocations):",
+        ("FuturesUnordered", 1.0),
+        "waiting",
+        |n| {
+            (
+                errgroup_waiting(n, None, Waits::Channel),
+                futures_unordered_waiting(n, Waits::Channel),
+            )
+        },
     );
-    for n in [3, 6, 10] {
-        let (ours, theirs) = (
-            errgroup_waiting(n, None, Waits::Channel),
-            futures_unordered_waiting(n, Waits::Channel),
-        );
-        let ratio = ours.bytes as f64 / theirs.bytes as f64;
-        println!(
-            "{n:>6} {:>11} B, {:>3} al {:>11} B, {:>3} al {ratio:>7.2}",
-            ours.bytes, ours.allocations, theirs.bytes, theirs.allocations
-        );
-        met &= check(
-            &format!("{n} waiting tasks, ErrGroup / FuturesUnordered"),
-            ratio,
-            1.0,
-        );
-    }
-
-    println!("small groups whose tasks finish at once (bytes requested, allocations):");
-    println!(
-        "{:>6} {:>20} {:>20} {:>7}",
-        "tasks", "ErrGroup", "try_join_all", "ratio"
+    met &= small_groups(
+        "small groups whose tasks finish at once (bytes requested, allocations):",
+        ("try_join_all", 2.0),
+        "ready",
+        |n| (errgroup_ready(n), try_join_all_ready(n)),
     );
-    for n in [3, 6, 10] {
-        let (ours, theirs) = (errgroup_ready(n), try_join_all_ready(n));
-        let ratio = ours.bytes as f64 / theirs.bytes as f64;
-        println!(
-            "{n:>6} {:>11} B, {:>3} al {:>11} B, {:>3} al {ratio:>7.2}",
-            ours.bytes, ours.allocations, theirs.bytes, theirs.allocations
-        );
-        met &= check(
-            &format!("{n} ready tasks, ErrGroup / try_join_all"),
-            ratio,
-            2.0,
-        );
-    }
 
     const TASKS: usize = 100_000;
     let per_task = |heap: Heap| heap.bytes as f64 / TASKS as f64;
